@@ -1,0 +1,44 @@
+"""The one place that sets Numba's compilation options for every kernel.
+
+- `cache=True` so a second process loads machine code from disk instead of recompiling. Never put
+  `cache=True` on two variants (serial and parallel) of the *same* Python function: Numba's cache key
+  ignores the target options (numba#6845, measured in notes/style-anchors.md E1), so the parallel
+  variant would silently load the serial code. Parallel kernels are therefore separate functions.
+- `fastmath` is an explicit set *without* `nnan` and `ninf`: reassociation lets LLVM vectorise the
+  reductions, but NaN/inf must survive so the engine can detect a diverged loss.
+- `error_model="numpy"`: division by zero gives inf/nan like NumPy instead of raising (no hidden
+  branch in inner loops).
+- Kernels never take jitted functions as arguments (a cache miss in every process, E2) and never use
+  Numba's global RNG (not reproducible, E5): randomness arrives as a Generator or pre-drawn arrays.
+"""
+import time
+
+import numba
+
+FASTMATH = frozenset({"reassoc", "contract", "nsz", "arcp", "afn"})
+
+_WARMUPS = []
+
+
+def jit(fn=None, *, parallel=False):
+    """`numba.njit` with the project's policy. Use `jit(parallel=True)` only on a dedicated function."""
+    def wrap(f):
+        return numba.njit(cache=True, fastmath=set(FASTMATH), error_model="numpy",
+                          nogil=True, parallel=parallel)(f)
+    return wrap(fn) if fn is not None else wrap
+
+
+def register_warmup(fn):
+    """Register `fn()` (compiles a module's kernels on tiny arrays) for `kernels.warmup()`."""
+    _WARMUPS.append(fn)
+    return fn
+
+
+def run_warmups():
+    """Call every registered warm-up; return {module.function: seconds} so compile time is reported apart."""
+    times = {}
+    for fn in _WARMUPS:
+        t0 = time.perf_counter()
+        fn()
+        times[f"{fn.__module__}.{fn.__name__}"] = time.perf_counter() - t0
+    return times
