@@ -1,0 +1,128 @@
+"""The ledger: every product the engine performs, and where the time went.
+
+Work is recorded per (layer, phase) as multiply-adds, bytes read and bytes written. Phases:
+
+    forward          z = a W + b of each layer (EDBT §4)
+    backward-input   delta propagated to the layer below, W delta (Eq. 1)
+    backward-weight  the weight gradient a^{k-1} delta^k (Eq. 1)
+    update           the optimiser's pass over weights and state (MACs column = elements updated)
+    overhead         what a sampling method spends choosing what to compute: hashing, table
+                     rebuilds, probabilities, masks, gathers
+
+The exact method's work is known from the layer sizes and the number of samples seen, so "compute
+reduction" (Adelman et al.'s metric: multiply-adds saved in the layer products, forward and backward,
+over exact training) is a read-out: 1 - done / exact over the three product phases.
+
+Wall time is charged by a phase clock: `switch(phase)` charges the time since the last switch to the
+phase that was running. The engine switches between forward/backward/update; a strategy switches to
+"overhead" around its selection work and back. Phase times are "forward", "backward", "update",
+"overhead", "eval".
+"""
+import time
+from collections import defaultdict
+
+import numpy as np
+
+PRODUCT_PHASES = ("forward", "backward-input", "backward-weight")
+WORK_PHASES = PRODUCT_PHASES + ("update", "overhead")
+TIME_PHASES = ("forward", "backward", "update", "overhead", "eval")
+
+
+class Ledger:
+    def __init__(self, sizes):
+        self.sizes = list(sizes)              # [D_0, ..., D_L]
+        self.work = defaultdict(lambda: np.zeros(3, np.int64))  # (layer, phase) -> macs, rd, wr
+        self.times = dict.fromkeys(TIME_PHASES, 0.0)
+        self.samples = 0                      # training samples seen (for the exact reference)
+        self.counters = defaultdict(float)    # free-form per-method statistics (e.g. active units)
+        self._phase = None
+        self._t = 0.0
+
+    # --- work -----------------------------------------------------------------------------
+    def add(self, layer, phase, macs, bytes_read=0, bytes_written=0):
+        w = self.work[(layer, phase)]
+        w[0] += macs
+        w[1] += bytes_read
+        w[2] += bytes_written
+
+    def add_cost(self, layer, phase, cost):
+        self.add(layer, phase, cost.macs, cost.bytes_read, cost.bytes_written)
+
+    def exact_macs(self, phase, layer=None, samples=None):
+        """MACs the exact method performs for `samples` (default: all seen) samples. The input gradient of the first
+        layer is never needed (nothing below it learns), so exact training skips it too."""
+        layers = range(len(self.sizes) - 1) if layer is None else [layer]
+        samples = self.samples if samples is None else samples
+        total = 0
+        for l in layers:
+            per_sample = self.sizes[l] * self.sizes[l + 1]
+            if phase == "backward-input" and l == 0:
+                continue
+            total += per_sample * samples
+        return total
+
+    def totals(self, phase=None, layer=None):
+        out = np.zeros(3, np.int64)
+        for (l, ph), w in self.work.items():
+            if (phase is None or ph == phase) and (layer is None or l == layer):
+                out += w
+        return out
+
+    def compute_reduction(self):
+        """1 - (product MACs performed) / (product MACs of exact training), over the same samples."""
+        exact = sum(self.exact_macs(ph) for ph in PRODUCT_PHASES)
+        done = sum(int(self.totals(ph)[0]) for ph in PRODUCT_PHASES)
+        return 1.0 - done / exact if exact else 0.0
+
+    # --- time -----------------------------------------------------------------------------
+    def switch(self, phase):
+        """Charge elapsed time to the running phase and start `phase`; returns the previous phase."""
+        now = time.perf_counter()
+        prev = self._phase
+        if prev is not None:
+            self.times[prev] += now - self._t
+        self._phase, self._t = phase, now
+        return prev
+
+    def stop(self):
+        self.switch(None)
+
+    # --- reporting ------------------------------------------------------------------------
+    def snapshot(self):
+        """A JSON-ready summary: totals per phase and per layer, exact reference, times."""
+        phases = {}
+        for ph in WORK_PHASES:
+            macs, rd, wr = (int(x) for x in self.totals(ph))
+            entry = {"macs": macs, "bytes_read": rd, "bytes_written": wr}
+            if ph in PRODUCT_PHASES:
+                entry["exact_macs"] = self.exact_macs(ph)
+            phases[ph] = entry
+        layers = []
+        for l in range(len(self.sizes) - 1):
+            layers.append({ph: [int(x) for x in self.totals(ph, l)] for ph in WORK_PHASES})
+        return {"samples": self.samples, "phases": phases, "per_layer": layers,
+                "compute_reduction": self.compute_reduction(),
+                "seconds": dict(self.times), "counters": dict(self.counters)}
+
+    def state(self):
+        """Everything needed to continue accumulating after a resume."""
+        return {"samples": self.samples, "times": dict(self.times), "counters": dict(self.counters),
+                "work": [[l, ph, *map(int, w)] for (l, ph), w in self.work.items()]}
+
+    def load_state(self, st):
+        self.samples = st["samples"]
+        self.times.update(st["times"])
+        self.counters.update(st["counters"])
+        for l, ph, macs, rd, wr in st["work"]:
+            self.add(l, ph, macs, rd, wr)
+
+    def delta(self, before):
+        """Seconds and product MACs since a `state()` taken earlier (for per-epoch lines)."""
+        secs = {k: self.times[k] - before["times"].get(k, 0.0) for k in TIME_PHASES}
+        prev = defaultdict(int)
+        for l, ph, macs, _, _ in before["work"]:
+            prev[ph] += macs
+        done = sum(int(self.totals(ph)[0]) - prev[ph] for ph in PRODUCT_PHASES)
+        n = self.samples - before["samples"]
+        exact = sum(self.exact_macs(ph, samples=n) for ph in PRODUCT_PHASES)
+        return secs, (1.0 - done / exact if exact else 0.0)

@@ -1,0 +1,60 @@
+"""Parameters of the MLP: one (W, b) pair per layer, and their initialisation.
+
+Shape legend: D_in = fan-in, D_out = fan-out (units of the layer).
+W (D_out, D_in): row j holds the incoming weights of unit j, contiguous in memory, so a sampling method
+that keeps a subset of units reads a subset of rows. The paper writes z = a W with W (D_in, D_out);
+our W is the paper's W transposed.
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Layer(NamedTuple):
+    W: np.ndarray  # (D_out, D_in)
+    b: np.ndarray  # (D_out,)
+
+
+def layer_sizes(n_inputs, hidden, n_classes):
+    """[D_0, D_1, ..., D_L]: input width, hidden widths, number of classes."""
+    return [int(n_inputs), *map(int, hidden), int(n_classes)]
+
+
+def init_params(sizes, rng, init="he", std=1.0, dtype=np.float32):
+    """Weights drawn from `rng` (one generator for every random choice); biases zero.
+
+    he:     N(0, 2 / D_in)               (Kaiming, suited to ReLU; the paper's README names it)
+    glorot: U(+-sqrt(6 / (D_in + D_out)))
+    normal: N(0, std^2)                  (std = 1 is what the EDBT STANDARD code really does)
+    """
+    params = []
+    for d_in, d_out in zip(sizes[:-1], sizes[1:]):
+        if init == "he":
+            W = rng.standard_normal((d_out, d_in)) * np.sqrt(2.0 / d_in)
+        elif init == "glorot":
+            limit = np.sqrt(6.0 / (d_in + d_out))
+            W = rng.uniform(-limit, limit, size=(d_out, d_in))
+        elif init == "normal":
+            W = rng.standard_normal((d_out, d_in)) * std
+        else:
+            raise ValueError(f"unknown init {init!r}")
+        params.append(Layer(np.ascontiguousarray(W, dtype=dtype), np.zeros(d_out, dtype=dtype)))
+    return params
+
+
+def n_params(params):
+    return sum(p.W.size + p.b.size for p in params)
+
+
+def pack(arrays):
+    """Concatenate arrays into one flat vector (whole-network gradient checks)."""
+    return np.concatenate([np.ravel(a) for a in arrays])
+
+
+def unpack(flat, like):
+    """Split `flat` into arrays shaped like `like` (inverse of `pack`)."""
+    out, start = [], 0
+    for a in like:
+        out.append(flat[start:start + a.size].reshape(a.shape))
+        start += a.size
+    return out
