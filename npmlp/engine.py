@@ -68,7 +68,8 @@ def train_step(ts, x, y):
     """Forward, backward, update on one batch; returns the loss."""
     ledger = ts.ledger
     ledger.switch("forward")
-    loss, grads, caches = forward_backward(ts.strategy, ts.params, x, y, ts.rng, ledger=ledger)
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected from the loss below
+        loss, grads, caches = forward_backward(ts.strategy, ts.params, x, y, ts.rng, ledger=ledger)
     if grads is None:
         ledger.stop()
         layer = first_nonfinite_layer(caches, logits_ok=False)

@@ -9,7 +9,6 @@ import numpy as np
 
 from . import checkpoint, engine
 from .config import validate
-from .data import load
 from .errors import UserError
 from .ledger import Ledger
 from .metrics import confusion_matrix, label_prediction_ratios, peak_memory_bytes
@@ -32,6 +31,7 @@ def build_state(cfg, data):
 
 
 def load_data(cfg, progress=True):
+    from .data import load
     data = load(cfg.dataset, data_dir=cfg.data_dir or None, validation=cfg.validation,
                 seed=cfg.seed, standardize=cfg.standardize, limit=cfg.limit or None,
                 progress=progress)

@@ -1,0 +1,45 @@
+"""The ledger counts exactly the products of exact training, and the phase clock adds up."""
+import time
+
+import pytest
+
+from npmlp import engine
+from npmlp.config import Config
+from npmlp.ledger import Ledger
+from npmlp.runner import build_state
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_exact_step_records_every_product(blobs, n):
+    cfg = Config(hidden=(7, 6), dtype="float64")
+    ts = build_state(cfg, blobs)
+    engine.train_step(ts, blobs.train.X[:n], blobs.train.y[:n])
+    sizes = [20, 7, 6, 4]
+    per_layer = [sizes[i] * sizes[i + 1] for i in range(3)]
+    snap = ts.ledger.snapshot()["phases"]
+    assert snap["forward"]["macs"] == n * sum(per_layer) == snap["forward"]["exact_macs"]
+    assert snap["backward-input"]["macs"] == n * sum(per_layer[1:])  # layer 1 needs no input grad
+    assert snap["backward-weight"]["macs"] == n * sum(per_layer)
+    assert snap["update"]["macs"] == sum(per_layer)                   # every weight visited once
+    # forward of layer 1 reads x (n x 20) and W (7 x 20) in float64, writes z (n x 7)
+    assert ts.ledger.totals("forward", 0)[1:].tolist() == [8 * (n * 20 + 7 * 20), 8 * n * 7]
+    assert ts.ledger.compute_reduction() == 0.0
+
+
+def test_compute_reduction_is_saved_over_exact():
+    led = Ledger([10, 10, 2])
+    led.samples = 1
+    exact = led.exact_macs("forward") + led.exact_macs("backward-input") + \
+        led.exact_macs("backward-weight")
+    led.add(0, "forward", exact // 4)
+    assert led.compute_reduction() == pytest.approx(0.75)
+
+
+def test_phase_clock_charges_the_running_phase():
+    led = Ledger([2, 2])
+    led.switch("forward")
+    time.sleep(0.02)
+    assert led.switch("overhead") == "forward"
+    time.sleep(0.01)
+    led.stop()
+    assert led.times["forward"] >= 0.02 and 0.01 <= led.times["overhead"] < led.times["forward"]
