@@ -132,3 +132,23 @@ def test_training_learns_blobs(blobs):
     acc, _, _ = engine.evaluate(ts.strategy, ts.params, blobs.test.X, blobs.test.y, 100)
     assert acc > 0.9
     assert ts.ledger.compute_reduction() == 0.0  # exact training performs exactly the exact work
+
+
+def test_divergence_keeps_the_last_good_checkpoint(blobs, tmp_path):
+    cfg = Config(batch_size=20, **{**SMALL, "epochs": 2})
+    ts = build_state(cfg, blobs)
+    path = str(tmp_path / "checkpoint.npz")
+    saved = []
+    hook = ts.strategy.after_step
+
+    def poison(step, params):  # in epoch 2, a weight becomes inf (as a blown-up update would)
+        hook(step, params)
+        if step == 35:
+            params[0].W[0, 0] = np.inf
+
+    ts.strategy.after_step = poison
+    with pytest.raises(TrainingDiverged, match="step 36"):
+        engine.fit(ts, cfg, blobs, lambda ts, m: (checkpoint.save(path, ts, cfg), saved.append(1)),
+                   lambda ts: None, progress=False)
+    assert len(saved) == 1
+    assert checkpoint.read_meta(path)["epoch"] == 1  # epoch 1's checkpoint, untouched
