@@ -52,6 +52,22 @@ class Config:
     beta1: float = _opt(0.9, "Adam beta1")
     beta2: float = _opt(0.999, "Adam beta2")
     eps: float = _opt(1e-8, "Adam/Adagrad epsilon (the EDBT code uses 1e-4)")
+    optimizer_state: str = _opt("sparse", "for methods that compute a subset of units: 'sparse' "
+                                "updates only their rows (lazy state; the paper's sparse updates), "
+                                "'dense' updates every row every step (the EDBT code's Adam)",
+                                choices=("sparse", "dense"))
+    # --- DROPOUT (Srivastava et al. 2014; EDBT §5.1) ---
+    dropout_keep: float = _opt(0.05, "DROPOUT keep probability p of each hidden unit (EDBT §8.4: 0.05)")
+    dropout_scaling: str = _opt("inverted", "'inverted': train r*a/p, evaluate a; 'classic': train "
+                                "r*a, evaluate p*a", choices=("inverted", "classic"))
+    # --- ADAPTIVE-DROPOUT / standout (Ba & Frey 2013; EDBT §5.1) ---
+    standout_alpha: float = _opt(1.0, "standout: keep_j = sigmoid(alpha * z_j + beta)")
+    standout_beta: float = _opt(0.0, "standout: beta (the starting value when calibrating)")
+    standout_beta_mode: str = _opt("scalar", "'scalar': + beta; 'per_weight': + beta * sum(a) (the "
+                                   "gngdb code adds beta to every weight)",
+                                   choices=("scalar", "per_weight"))
+    standout_target_keep: float = _opt(0.05, "calibrate beta per sample so the mean keep "
+                                       "probability is this (EDBT's p = 0.05); 0 = fixed beta")
     # --- run ---
     seed: int = _opt(0, "seed of the one random generator behind every random choice")
     threads: int = _opt(1, "BLAS and Numba threads (results are bit-identical per seed and thread count)")
@@ -120,4 +136,7 @@ def validate(cfg, methods=()):
     _check(cfg.leaky_slope >= 0, "leaky_slope", cfg.leaky_slope, "a number >= 0")
     _check(cfg.threads >= 1, "threads", cfg.threads, "an integer >= 1")
     _check(cfg.limit >= 0, "limit", cfg.limit, "an integer >= 0 (0 = all)")
+    _check(0 < cfg.dropout_keep <= 1, "dropout_keep", cfg.dropout_keep, "a probability in (0, 1]")
+    _check(0 <= cfg.standout_target_keep < 1, "standout_target_keep", cfg.standout_target_keep,
+           "a probability in [0, 1) (0 = no calibration)")
     return cfg

@@ -1,9 +1,13 @@
 """The training methods, one strategy class each, behind one registry (`--method NAME`)."""
 from ..errors import UserError
+from .adaptive_dropout import AdaptiveDropout
 from .base import Standard
+from .dropout import Dropout
 
 STRATEGIES = {
     "standard": Standard,
+    "dropout": Dropout,
+    "adaptive-dropout": AdaptiveDropout,
 }
 
 
