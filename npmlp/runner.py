@@ -35,9 +35,10 @@ def load_data(cfg, progress=True):
     data = load(cfg.dataset, data_dir=cfg.data_dir or None, validation=cfg.validation,
                 seed=cfg.seed, standardize=cfg.standardize, limit=cfg.limit or None,
                 progress=progress)
-    if cfg.dtype != "float32":
-        data = data._replace(**{part: getattr(data, part)._replace(X=getattr(data, part).X.astype(cfg.dtype))
-                                for part in ("train", "val", "test")})
+    if cfg.dtype != "float32":  # loaders give float32; float64 runs (gradient checks) convert once
+        def cast(split):
+            return split._replace(X=split.X.astype(cfg.dtype))
+        data = data._replace(train=cast(data.train), val=cast(data.val), test=cast(data.test))
     return data
 
 

@@ -38,7 +38,7 @@ def build_parser():
         help_text = f.metadata.get("help", "")
         kw = {"dest": f.name, "default": None}
         if f.name == "hidden":
-            kw["type"] = parse_hidden
+            kw["type"] = str  # parsed in config_from_args, so a bad value is a UserError message
             shown = ",".join(map(str, default))
         elif f.type is bool or isinstance(default, bool):
             kw["type"] = _bool
@@ -63,6 +63,8 @@ def build_parser():
 
 def config_from_args(args):
     given = {f.name: getattr(args, f.name) for f in fields(Config) if getattr(args, f.name) is not None}
+    if "hidden" in given:
+        given["hidden"] = parse_hidden(given["hidden"])
     return Config(**given), given
 
 

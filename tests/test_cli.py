@@ -14,6 +14,11 @@ QUICK = ["--dataset", "synthetic", "--limit", "400", "--hidden", "2x32", "--epoc
          "--no-progress"]
 
 
+def read(path, mode="r"):
+    with open(path, mode) as f:
+        return f.read()
+
+
 def run_main(argv, capsys):
     code = train.main(argv)
     out, err = capsys.readouterr()
@@ -44,7 +49,7 @@ def test_resume_extends_a_finished_run(tmp_path, capsys):
     assert run_main([*QUICK, "--epochs", "1", "--out", out], capsys)[0] == 0
     code, stdout, _ = run_main(["--resume", "--out", out, "--epochs", "2", "--no-progress"], capsys)
     assert code == 0 and "resumed" in stdout and "epoch   2/2" in stdout
-    assert len(open(os.path.join(out, "metrics.jsonl")).read().splitlines()) == 2
+    assert len(read(os.path.join(out, "metrics.jsonl")).splitlines()) == 2
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -80,16 +85,16 @@ def test_unwritable_output_folder(tmp_path, capsys):
 def test_existing_run_is_never_overwritten(tmp_path, capsys):
     out = str(tmp_path / "run")
     assert run_main([*QUICK, "--epochs", "1", "--out", out], capsys)[0] == 0
-    before = open(os.path.join(out, "checkpoint.npz"), "rb").read()
+    before = read(os.path.join(out, "checkpoint.npz"), "rb")
     code, _, err = run_main([*QUICK, "--out", out], capsys)
     assert code == 2 and "already holds a run" in err
-    assert open(os.path.join(out, "checkpoint.npz"), "rb").read() == before
+    assert read(os.path.join(out, "checkpoint.npz"), "rb") == before
 
 
 def test_resume_with_another_architecture_is_refused(tmp_path, capsys):
     out = str(tmp_path / "run")
     assert run_main([*QUICK, "--epochs", "1", "--out", out], capsys)[0] == 0
-    cfg = json.load(open(os.path.join(out, "config.json")))
+    cfg = json.loads(read(os.path.join(out, "config.json")))
     cfg["hidden"] = [16]
     from npmlp import checkpoint
     from npmlp.config import Config
