@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from .errors import UserError
 
 ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh")
-INITS = ("he", "glorot", "normal")
+INITS = ("he", "glorot", "normal", "pytorch")
 OPTIMIZERS = ("sgd", "adam", "adagrad")
 DTYPES = ("float32", "float64")
 VALIDATION_SPLITS = ("first", "random")
@@ -39,7 +39,8 @@ class Config:
     hidden: tuple = _opt((1000, 1000, 1000), "hidden layer sizes, e.g. 1000,1000,1000 or 3x1000")
     activation: str = _opt("relu", "hidden activation", choices=ACTIVATIONS)
     leaky_slope: float = _opt(0.01, "negative slope of leaky_relu (the EDBT ALSH code uses 0.01)")
-    init: str = _opt("he", "weight init: he (Kaiming, for ReLU), glorot, normal (N(0, init_std))",
+    init: str = _opt("he", "weight init: he (Kaiming, for ReLU), glorot, normal (N(0, init_std)), "
+                     "pytorch (U(+-1/sqrt(fan_in)) for W and b, torch.nn.Linear's default)",
                      choices=INITS)
     init_std: float = _opt(1.0, "standard deviation for --init normal (the EDBT STANDARD code: 1)")
     dtype: str = _opt("float32", "floating-point type for training", choices=DTYPES)
@@ -68,6 +69,40 @@ class Config:
                                    choices=("scalar", "per_weight"))
     standout_target_keep: float = _opt(0.05, "calibrate beta per sample so the mean keep "
                                        "probability is this (EDBT's p = 0.05); 0 = fixed beta")
+    # --- ALSH-APPROX (Spring & Shrivastava 2017; EDBT §5.2, Eq. 2-4) ---
+    alsh_bits: int = _opt(6, "ALSH: K, bits per hash table (EDBT §8.4: 6)")
+    alsh_tables: int = _opt(5, "ALSH: L, hash tables per layer (EDBT §8.4: 5)")
+    alsh_m: int = _opt(3, "ALSH: m, coordinates appended by the transform (EDBT Eq. 2: 3)")
+    alsh_U: float = _opt(0.83, "ALSH: largest row norm after the global rescale (EDBT code: 0.83)")
+    alsh_transform: str = _opt("l2_alsh", "ALSH: P/Q transform (l2_alsh = EDBT Eq. 2; sign_alsh and "
+                               "simple_lsh are valid for sign hashing; none = KDD'17 code)",
+                               choices=("l2_alsh", "sign_alsh", "simple_lsh", "none"))
+    alsh_hash: str = _opt("srp_rademacher", "ALSH: hash family (signed random projections with +-1 "
+                          "= EDBT code, Gaussian = KDD'17, sparse, or densified WTA = SLIDE)",
+                          choices=("srp_rademacher", "srp_gaussian", "srp_sparse", "dwta"))
+    alsh_active: float = _opt(0.05, "ALSH: active fraction; tau = floor(fraction * units) (5%)")
+    alsh_select: str = _opt("edbt", "ALSH: selection policy: edbt (union with early stop, bucket cap "
+                            "and random fill to tau), topfreq (KDD'17), union, threshold (SLIDE)",
+                            choices=("edbt", "topfreq", "union", "threshold"))
+    alsh_threshold: int = _opt(2, "ALSH: threshold policy keeps units found in more than this many "
+                               "buckets (SLIDE: 2)")
+    alsh_rebuild: str = _opt("edbt", "ALSH: rebuild schedule: edbt (every 100 samples for the first "
+                             "10,000, then every 1,000, and at epoch end), fixed, kdd, exp_decay, "
+                             "drift", choices=("edbt", "fixed", "kdd", "exp_decay", "drift"))
+    alsh_rebuild_every: int = _opt(1000, "ALSH: samples between rebuilds (fixed), the first interval "
+                                   "(exp_decay), or between drift checks (drift)")
+    alsh_rebuild_growth: float = _opt(2.0, "ALSH: exp_decay interval growth factor")
+    alsh_drift_threshold: float = _opt(0.1, "ALSH: drift rebuilds when this fraction of signature bits "
+                                       "changed (MONGOOSE uses 0.01-0.3)")
+    alsh_counter: str = _opt("epoch", "ALSH edbt schedule counter: 'epoch' restarts every epoch "
+                             "(EDBT code), 'global' counts over training (paper text)",
+                             choices=("epoch", "global"))
+    alsh_redraw: bool = _opt(False, "ALSH: draw new hash projections at every rebuild (SLIDE); "
+                             "EDBT and KDD'17 keep them")
+    alsh_eval: str = _opt("dense", "ALSH evaluation: dense exact (EDBT) or sparse (KDD'17)",
+                          choices=("dense", "sparse"))
+    alsh_recall_every: int = _opt(500, "ALSH: measure active-set recall of the true top-tau units "
+                                  "every N steps (0 = never; not counted in the ledger or timings)")
     # --- run ---
     seed: int = _opt(0, "seed of the one random generator behind every random choice")
     threads: int = _opt(1, "BLAS and Numba threads (results are bit-identical per seed and thread count)")
@@ -137,6 +172,16 @@ def validate(cfg, methods=()):
     _check(cfg.threads >= 1, "threads", cfg.threads, "an integer >= 1")
     _check(cfg.limit >= 0, "limit", cfg.limit, "an integer >= 0 (0 = all)")
     _check(0 < cfg.dropout_keep <= 1, "dropout_keep", cfg.dropout_keep, "a probability in (0, 1]")
+    _check(1 <= cfg.alsh_bits <= 30, "alsh_bits", cfg.alsh_bits, "an integer in 1..30")
+    _check(cfg.alsh_tables >= 1, "alsh_tables", cfg.alsh_tables, "an integer >= 1")
+    _check(1 <= cfg.alsh_m <= 8, "alsh_m", cfg.alsh_m, "an integer in 1..8")
+    _check(0 < cfg.alsh_U <= 1, "alsh_U", cfg.alsh_U, "a number in (0, 1]")
+    _check(0 < cfg.alsh_active <= 1, "alsh_active", cfg.alsh_active, "a fraction in (0, 1]")
+    _check(cfg.alsh_rebuild_every >= 1, "alsh_rebuild_every", cfg.alsh_rebuild_every, "an integer >= 1")
+    _check(cfg.alsh_rebuild_growth >= 1, "alsh_rebuild_growth", cfg.alsh_rebuild_growth, "a number >= 1")
+    _check(0 <= cfg.alsh_drift_threshold <= 1, "alsh_drift_threshold", cfg.alsh_drift_threshold,
+           "a fraction in [0, 1]")
+    _check(cfg.alsh_recall_every >= 0, "alsh_recall_every", cfg.alsh_recall_every, "an integer >= 0")
     _check(0 <= cfg.standout_target_keep < 1, "standout_target_keep", cfg.standout_target_keep,
            "a probability in [0, 1) (0 = no calibration)")
     return cfg

@@ -146,6 +146,7 @@ def fit(ts, cfg, data, on_epoch_end, on_interrupt, progress=True):
             if ts.perm is None:
                 ts.perm = ts.rng.permutation(n)
                 ts.pos, ts.epoch_loss_sum, ts.epoch_batches = 0, 0.0, 0
+                ts.strategy.start_epoch(ts.epoch, n)
             before = ts.ledger.state()
             bar = tqdm(total=n, initial=ts.pos, desc=f"epoch {ts.epoch + 1}/{cfg.epochs}",
                        unit="sample", leave=False, disable=not progress, mininterval=0.5)
@@ -163,6 +164,7 @@ def fit(ts, cfg, data, on_epoch_end, on_interrupt, progress=True):
                 if ts.epoch_batches % 200 == 0:
                     bar.set_postfix(loss=f"{ts.epoch_loss_sum / ts.epoch_batches:.4f}", refresh=False)
             bar.close()
+            ts.strategy.end_epoch(ts.params)
             ts.ledger.switch("eval")
             val_acc, val_loss, _ = evaluate(ts.strategy, ts.params, data.val.X, data.val.y,
                                             cfg.eval_batch_size)

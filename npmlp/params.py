@@ -26,6 +26,8 @@ def init_params(sizes, rng, init="he", std=1.0, dtype=np.float32):
     he:     N(0, 2 / D_in)               (Kaiming, suited to ReLU; the paper's README names it)
     glorot: U(+-sqrt(6 / (D_in + D_out)))
     normal: N(0, std^2)                  (std = 1 is what the EDBT STANDARD code really does)
+    pytorch: W and b ~ U(+-1 / sqrt(D_in)) (torch.nn.Linear's default, which the EDBT dropout and
+             ALSH codes end up using); the only init that also draws biases
     """
     params = []
     for d_in, d_out in zip(sizes[:-1], sizes[1:]):
@@ -36,9 +38,13 @@ def init_params(sizes, rng, init="he", std=1.0, dtype=np.float32):
             W = rng.uniform(-limit, limit, size=(d_out, d_in))
         elif init == "normal":
             W = rng.standard_normal((d_out, d_in)) * std
+        elif init == "pytorch":
+            bound = 1.0 / np.sqrt(d_in)
+            W = rng.uniform(-bound, bound, size=(d_out, d_in))
         else:
             raise ValueError(f"unknown init {init!r}")
-        params.append(Layer(np.ascontiguousarray(W, dtype=dtype), np.zeros(d_out, dtype=dtype)))
+        b = rng.uniform(-bound, bound, size=d_out) if init == "pytorch" else np.zeros(d_out)
+        params.append(Layer(np.ascontiguousarray(W, dtype=dtype), b.astype(dtype)))
     return params
 
 

@@ -1,6 +1,7 @@
 """The training methods, one strategy class each, behind one registry (`--method NAME`)."""
 from ..errors import UserError
 from .adaptive_dropout import AdaptiveDropout
+from .alsh import AlshApprox
 from .base import Standard
 from .dropout import Dropout
 
@@ -8,6 +9,7 @@ STRATEGIES = {
     "standard": Standard,
     "dropout": Dropout,
     "adaptive-dropout": AdaptiveDropout,
+    "alsh-approx": AlshApprox,
 }
 
 

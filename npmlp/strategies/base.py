@@ -7,6 +7,7 @@ A strategy computes one layer at a time for the engine's single training loop:
     backward(l, dout, cache, need_dx)    -> (da_prev or None, WeightGrad)
     eval_forward(l, a, layer)            -> a_next             inference (exact for STANDARD)
     after_step(step, params)             hook after the optimiser (ALSH rebuilds its tables here)
+    start_epoch(epoch, n) / end_epoch(params)   epoch hooks (ALSH's schedule and end-of-epoch rebuild)
     epoch_stats()                        -> dict of per-epoch statistics for the epoch line
 
 A sampling method records its random choice in `cache.sel` and accepts it back through `sel=`, so a
@@ -69,6 +70,12 @@ class Standard:
 
     def after_step(self, step, params):
         pass
+
+    def start_epoch(self, epoch, n_samples):
+        """Called before the first step of each epoch (epoch counted from 0)."""
+
+    def end_epoch(self, params):
+        """Called after the last step of each epoch, before evaluation."""
 
     def epoch_stats(self):
         return {}
