@@ -103,6 +103,25 @@ class Config:
                           choices=("dense", "sparse"))
     alsh_recall_every: int = _opt(500, "ALSH: measure active-set recall of the true top-tau units "
                                   "every N steps (0 = never; not counted in the ledger or timings)")
+    # --- MC-APPROX (Adelman et al. 2019/2021; EDBT §6, Eq. 5-7) ---
+    mc_mode: str = _opt("backward", "MC-APPROX: sample the backward products only (EDBT) or the "
+                        "forward product too ('forward', Adelman 2019)", choices=("backward", "forward"))
+    mc_rho_bwd: float = _opt(0.1, "MC: sampling ratio of the input gradient dX = dY W (over units)")
+    mc_kmin_bwd: int = _opt(10, "MC: at least this many units for dX (k = min(max(rho n, kmin), n))")
+    mc_rho_wu: float = _opt(0.1, "MC: sampling ratio of the weight gradient dW = dY^T X (over the batch)")
+    mc_kmin_wu: int = _opt(10, "MC: at least this many samples for dW")
+    mc_rho_fwd: float = _opt(0.4, "MC forward mode: sampling ratio of z = X W^T (over inputs)")
+    mc_kmin_fwd: int = _opt(10, "MC forward mode: at least this many inputs")
+    mc_sampler: str = _opt("bernoulli", "MC: bernoulli (Bernoulli-CRS, Eq. 7), with_replacement "
+                           "(Eq. 6), without_replacement, topk (deterministic, unscaled)",
+                           choices=("bernoulli", "with_replacement", "without_replacement", "topk"))
+    mc_dist: str = _opt("nps", "MC: probabilities proportional to norm products (nps) or uniform",
+                        choices=("nps", "uniform"))
+    mc_scale: bool = _opt(True, "MC: scale kept pairs to make the estimate unbiased")
+    mc_mix_eps: float = _opt(0.0, "MC: mix probabilities with uniform, p <- (1-eps) p + eps/n (the "
+                             "reference code uses 0.1)")
+    mc_exact_k: bool = _opt(False, "MC: Bernoulli keeps exactly k pairs in expectation (redistributes "
+                            "the clipped probability mass); off = Eq. 7 as printed")
     # --- run ---
     seed: int = _opt(0, "seed of the one random generator behind every random choice")
     threads: int = _opt(1, "BLAS and Numba threads (results are bit-identical per seed and thread count)")
@@ -182,6 +201,13 @@ def validate(cfg, methods=()):
     _check(0 <= cfg.alsh_drift_threshold <= 1, "alsh_drift_threshold", cfg.alsh_drift_threshold,
            "a fraction in [0, 1]")
     _check(cfg.alsh_recall_every >= 0, "alsh_recall_every", cfg.alsh_recall_every, "an integer >= 0")
+    for name in ("mc_rho_bwd", "mc_rho_wu", "mc_rho_fwd"):
+        _check(0 < getattr(cfg, name) <= 1, name, getattr(cfg, name), "a ratio in (0, 1]")
+    for name in ("mc_kmin_bwd", "mc_kmin_wu", "mc_kmin_fwd"):
+        _check(getattr(cfg, name) >= 1, name, getattr(cfg, name), "an integer >= 1")
+    _check(0 <= cfg.mc_mix_eps <= 1, "mc_mix_eps", cfg.mc_mix_eps, "a number in [0, 1]")
+    _check(not (cfg.mc_exact_k and cfg.mc_sampler != "bernoulli"), "mc_exact_k", cfg.mc_exact_k,
+           "false unless --mc-sampler bernoulli")
     _check(0 <= cfg.standout_target_keep < 1, "standout_target_keep", cfg.standout_target_keep,
            "a probability in [0, 1) (0 = no calibration)")
     return cfg

@@ -115,7 +115,9 @@ def test_resume_is_bit_identical(blobs, tmp_path):
         np.testing.assert_array_equal(a.W, b.W)
 
 
-def test_trains_blobs(blobs):
+def test_trains_blobs():
+    from tests.conftest import make_blobs
+    blobs = make_blobs(dtype=np.float32)
     cfg = Config(**{**BASE, "hidden": (64, 64), "alsh_active": 0.25, "batch_size": 1,
                     "epochs": 2, "lr": 3e-3, "dtype": "float32"})
     ts = build_state(cfg, blobs)

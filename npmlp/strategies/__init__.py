@@ -4,12 +4,14 @@ from .adaptive_dropout import AdaptiveDropout
 from .alsh import AlshApprox
 from .base import Standard
 from .dropout import Dropout
+from .mc import McApprox
 
 STRATEGIES = {
     "standard": Standard,
     "dropout": Dropout,
     "adaptive-dropout": AdaptiveDropout,
     "alsh-approx": AlshApprox,
+    "mc-approx": McApprox,
 }
 
 
