@@ -51,6 +51,12 @@ def sgd_ref(W, vel, G, A, g, visit, pos, lr, mu):
         W[r] -= lr * gr
 
 
+def sgd_backward_fused_ref(W, g, a, lr, dx):
+    """Exact batch-1 step of one layer: dx = g @ W (old W, Eq. 1), then W -= lr * outer(g, a)."""
+    dx[:] = g @ W
+    W -= lr * np.outer(g, a)
+
+
 def adagrad_ref(W, h, G, A, g, visit, pos, lr, eps):
     for r in visit:
         gr = _row_grad_ref(G, A, g, pos, r)
@@ -186,6 +192,21 @@ def _adagrad_row(W, h, r, g, lr, eps):
         W[r, j] -= lr * gj / (np.sqrt(hj) + eps)
 
 
+@jit
+def sgd_backward_fused(W, g, a, lr, dx):
+    """One pass over W for an exact batch-1 SGD step: each row is read once, contributes to the
+    input gradient with its old values, and is updated in place. Separately, the input gradient
+    (a GEMV) and the update (a rank-1 update) each stream W once: fusing halves W's traffic."""
+    dx[:] = 0
+    for r in range(W.shape[0]):
+        gr = g[r]
+        c = -lr * gr
+        for j in range(W.shape[1]):
+            w = W[r, j]
+            dx[j] += gr * w
+            W[r, j] = w + c * a[j]
+
+
 # ------------------------------------------------------------------ costs
 
 def update_cost(n_visit, n_grad_rows, d_in, n_batch, itemsize, n_state, factored):
@@ -195,6 +216,12 @@ def update_cost(n_visit, n_grad_rows, d_in, n_batch, itemsize, n_state, factored
     grad_read = (n_batch * (n_grad_rows + d_in) if factored else n_grad_rows * d_in) * itemsize
     macs = n_grad_rows * d_in * n_batch if factored else 0
     return Cost(macs, elems * (1 + n_state) * itemsize + grad_read, elems * (1 + n_state) * itemsize)
+
+
+def sgd_backward_fused_cost(d_out, d_in, itemsize):
+    """2 MACs per weight (gradient and update); W read and written once, g, a read, dx written."""
+    return Cost(2 * d_out * d_in, (d_out * d_in + d_out + d_in) * itemsize,
+                (d_out * d_in + d_in) * itemsize)
 
 
 @register_warmup
@@ -215,3 +242,4 @@ def warmup():
         sgd_materialized(W, s1, g, visit, pos, one, one, scratch)
         adagrad_factored(W, s1, G, A, visit, pos, one, one, scratch)
         adagrad_materialized(W, s1, g, visit, pos, one, one)
+        sgd_backward_fused(W, np.ones(3, dt), np.ones(4, dt), one, np.empty(4, dt))

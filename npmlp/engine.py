@@ -68,8 +68,13 @@ def train_step(ts, x, y):
     """Forward, backward, update on one batch; returns the loss."""
     ledger = ts.ledger
     ledger.switch("forward")
-    with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected from the loss below
-        loss, grads, caches = forward_backward(ts.strategy, ts.params, x, y, ts.rng, ledger=ledger)
+    ts.strategy.fused_sgd_lr = ts.optimizer.fused_lr(x.shape[0])
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence: detected from the loss
+            loss, grads, caches = forward_backward(ts.strategy, ts.params, x, y, ts.rng,
+                                                   ledger=ledger)
+    finally:
+        ts.strategy.fused_sgd_lr = None
     if grads is None:
         ledger.stop()
         layer = first_nonfinite_layer(caches, logits_ok=False)

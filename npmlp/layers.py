@@ -35,6 +35,7 @@ class WeightGrad(NamedTuple):
     A: np.ndarray
     rows: Optional[np.ndarray] = None
     db: Optional[np.ndarray] = None  # (R,) bias gradient; computed from G when None
+    applied: bool = False            # the weights were already updated by a fused kernel
 
     def bias(self):
         return self.G.sum(axis=0) if self.db is None else self.db

@@ -68,6 +68,11 @@ class Optimizer:
     def _before_step(self):
         pass
 
+    def fused_lr(self, n_batch):
+        """The learning rate when an exact batch-1 backward may update W in the same pass
+        (kernels/update.py:sgd_backward_fused), else None. Only plain SGD has such a step."""
+        return None
+
     def _update_layer(self, l, p, grad: WeightGrad, ledger):
         d_out, d_in = p.W.shape
         rows = grad.rows
@@ -83,6 +88,10 @@ class Optimizer:
         st = self.state[l]
         n = grad.G.shape[0]
         itemsize = p.W.dtype.itemsize
+        if grad.applied:  # W was updated during backward; only the bias is left
+            db = grad.bias().astype(p.W.dtype, copy=False)[:, None]
+            self._apply(p.b[:, None], st, "b", visit, pos_map, g=db, l=l, bias=True)
+            return
         if n <= FACTORED_MAX_BATCH:
             self._apply(p.W, st, "W", visit, pos_map, factored=(grad.G, grad.A), l=l)
         else:
@@ -106,6 +115,9 @@ class Optimizer:
 
 
 class SGD(Optimizer):
+    def fused_lr(self, n_batch):
+        return self.cfg.lr if n_batch == 1 and self.cfg.momentum == 0 else None
+
     def _init_state(self, p):
         self.n_state = 1 if self.cfg.momentum > 0 else 0
         if self.cfg.momentum > 0:

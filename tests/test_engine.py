@@ -152,3 +152,17 @@ def test_divergence_keeps_the_last_good_checkpoint(blobs, tmp_path):
                    lambda ts: None, progress=False)
     assert len(saved) == 1
     assert checkpoint.read_meta(path)["epoch"] == 1  # epoch 1's checkpoint, untouched
+
+
+def test_fused_batch1_sgd_equals_separate_backward_and_update(blobs):
+    cfg = Config(optimizer="sgd", lr=0.05, batch_size=1, **SMALL)
+    fused, plain = build_state(cfg, blobs), build_state(cfg, blobs)
+    plain.optimizer.fused_lr = lambda n: None
+    for i in range(5):
+        engine.train_step(fused, blobs.train.X[i:i + 1], blobs.train.y[i:i + 1])
+        engine.train_step(plain, blobs.train.X[i:i + 1], blobs.train.y[i:i + 1])
+    for a, b in zip(fused.params, plain.params):
+        np.testing.assert_allclose(a.W, b.W, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(a.b, b.b, rtol=1e-12, atol=1e-14)
+    for phase in ("forward", "backward-input", "backward-weight", "update"):
+        assert fused.ledger.totals(phase)[0] == plain.ledger.totals(phase)[0], phase

@@ -107,3 +107,15 @@ def test_adam_reference_is_the_textbook_update(rng):
         vt = b2 * vt + (1 - b2) * g * g
         Wt = Wt - lr * (mt / (1 - b1 ** t)) / (np.sqrt(vt / (1 - b2 ** t)) + eps)
     np.testing.assert_allclose(W, Wt, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 2e-5), (np.float64, 1e-12)])
+def test_fused_backward_sgd_matches_reference(rng, dtype, tol):
+    W = rng.standard_normal((7, 5)).astype(dtype)
+    g, a = rng.standard_normal(7).astype(dtype), rng.standard_normal(5).astype(dtype)
+    ref_W, ref_dx = W.copy(), np.empty(5, dtype)
+    K.sgd_backward_fused_ref(ref_W, g, a, dtype(0.1), ref_dx)
+    dx = np.empty(5, dtype)
+    K.sgd_backward_fused(W, g, a, dtype(0.1), dx)
+    np.testing.assert_allclose(W, ref_W, rtol=tol, atol=tol)
+    np.testing.assert_allclose(dx, ref_dx, rtol=tol, atol=tol)

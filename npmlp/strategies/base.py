@@ -17,9 +17,11 @@ Shape legend: N batch, D_in layer input width, D_out layer width; a (N, D_in), W
 """
 from typing import Any, NamedTuple
 
+import numpy as np
+from kernels import update as KU
 from kernels.cost import matmul_cost
 
-from ..layers import activation_pair, dense_backward, dense_forward
+from ..layers import WeightGrad, activation_pair, dense_backward, dense_forward
 
 
 class Cache(NamedTuple):
@@ -53,14 +55,33 @@ class Standard:
         out, acache = self.act_forward(z)                          # a^k = f(z^k)
         return out, Cache(dcache, acache, layer.W)
 
+    # Set by the engine for one step when the optimiser is plain SGD at batch 1: the input gradient
+    # and the weight update then share one pass over W (kernels/update.py:sgd_backward_fused), and
+    # the update's time is counted as backward time.
+    fused_sgd_lr = None
+
     def backward(self, l, dout, cache, need_dx=True):
         dz = dout if self.is_output(l) else self.act_backward(dout, cache.act)  # Eq. 1: f'(z) ⊙ ...
+        if self.fused_sgd_lr is not None and need_dx and dz.shape[0] == 1:
+            return self._backward_fused_sgd(l, dz, cache)
         dx, grad = dense_backward(dz, cache.dense, cache.W, need_dx)
         if need_dx:
             n, d_out = dz.shape
             self.ledger.add_cost(l, "backward-input",
                                  matmul_cost(n, d_out, cache.W.shape[1], dz.itemsize))
         return dx, grad
+
+    def _backward_fused_sgd(self, l, dz, cache):
+        W, x = cache.W, cache.dense.x
+        dx = np.empty((1, W.shape[1]), dz.dtype)
+        # Eq. 1 (W delta, with the old W) and W -= lr a^{k-1} delta^k, in one pass over W
+        KU.sgd_backward_fused(W, dz[0], x[0], W.dtype.type(self.fused_sgd_lr), dx[0])
+        d_out, d_in = W.shape
+        c = KU.sgd_backward_fused_cost(d_out, d_in, W.itemsize)
+        self.ledger.add(l, "backward-input", d_out * d_in, c.bytes_read, 0)
+        self.ledger.add(l, "backward-weight", d_out * d_in, 0, 0)
+        self.ledger.add(l, "update", d_out * d_in, 0, c.bytes_written)
+        return dx, WeightGrad(dz, x, applied=True)
 
     # --- inference and hooks ----------------------------------------------------------------
     def eval_forward(self, l, a, layer):
