@@ -45,7 +45,7 @@ class Config:
     init_std: float = _opt(1.0, "standard deviation for --init normal (the EDBT STANDARD code: 1)")
     dtype: str = _opt("float32", "floating-point type for training", choices=DTYPES)
     # --- optimisation ---
-    epochs: int = _opt(2, "number of epochs (the paper trains 50)")
+    epochs: int = _opt(3, "number of epochs (the paper trains 50)")
     batch_size: int = _opt(20, "mini-batch size; 1 = stochastic (the paper's _S settings)")
     optimizer: str = _opt("adam", "optimiser", choices=OPTIMIZERS)
     lr: float = _opt(1e-3, "learning rate (the paper uses 1e-3, or 1e-4 for some _S settings)")
@@ -145,6 +145,14 @@ class Config:
 
     def with_(self, **changes):
         return replace(self, **changes)
+
+    def relevant(self):
+        """{field: value} without the options of methods other than cfg.method (for printing)."""
+        prefixes = {"dropout": "dropout_", "adaptive-dropout": "standout_",
+                    "alsh-approx": "alsh_", "mc-approx": "mc_"}
+        own = prefixes.get(self.method)
+        others = tuple(p for p in prefixes.values() if p != own)
+        return {k: v for k, v in self.to_json().items() if not k.startswith(others)}
 
 
 def parse_hidden(text):

@@ -67,7 +67,7 @@ def run_training(cfg, out=None, resume=False, plot=False, progress=True, log=pri
     run.create(must_be_new=not resume)
     threads = set_threads(cfg.threads)
 
-    log("npmlp config: " + "  ".join(f"{k}={v}" for k, v in cfg.to_json().items()))
+    log("npmlp config: " + "  ".join(f"{k}={v}" for k, v in cfg.relevant().items()))
     data = load_data(cfg, progress)
     log(f"data: {data.name} from {data.source}: train {data.train.X.shape}, "
         f"val {data.val.X.shape}, test {data.test.X.shape}")
