@@ -22,6 +22,7 @@ The EDBT code used ReLU(0.5 z + 1) as the keep probability, which is >= 1 for ev
 import numpy as np
 from scipy.special import expit
 
+from ..layers import dense_forward
 from .active_set import ActiveSetStrategy, Selection
 
 
@@ -77,7 +78,7 @@ class AdaptiveDropout(ActiveSetStrategy):
     def eval_forward(self, l, a, layer):
         if self.is_output(l):
             return super().eval_forward(l, a, layer)
-        z = a @ layer.W.T + layer.b                                 # (N, D_in) @ (D_in, D_out)
+        z = dense_forward(a, layer.W, layer.b)[0]                   # (N, D_out)
         keep = self.keep_probability(l, a, z)
         return (self.act_forward(z)[0] * keep).astype(z.dtype)    # E[m_j] f(z_j)
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from kernels import lsh
 
+from ..layers import dense_forward
 from .active_set import ActiveSetStrategy, Selection
 from .alsh_schedule import RebuildSchedule
 
@@ -193,7 +194,7 @@ class AlshApprox(ActiveSetStrategy):
     def eval_forward(self, l, a, layer):
         if self.cfg.alsh_eval == "dense" or self.is_output(l):
             return super().eval_forward(l, a, layer)
-        z = a @ layer.W.T + layer.b                       # masked below, as the KDD'17 code's output
+        z = dense_forward(a, layer.W, layer.b)[0]         # masked below, as the KDD'17 code's output
         mask = self.choose_mask(l, a, z, layer, None)
         return self.act_forward(z)[0] * mask
 

@@ -85,8 +85,7 @@ class Standard:
 
     # --- inference and hooks ----------------------------------------------------------------
     def eval_forward(self, l, a, layer):
-        z = a @ layer.W.T   # (N, D_in) @ (D_in, D_out)
-        z += layer.b
+        z = dense_forward(a, layer.W, layer.b)[0]
         return z if self.is_output(l) else self.act_forward(z)[0]
 
     def after_step(self, step, params):

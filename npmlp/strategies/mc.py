@@ -30,7 +30,7 @@ import numpy as np
 from kernels import crs_norms, crs_product, crs_sampling
 from kernels.cost import matmul_cost
 
-from ..layers import DenseCache, WeightGrad
+from ..layers import DenseCache, WeightGrad, dense_forward
 from .base import Cache, Standard
 
 
@@ -93,7 +93,7 @@ class McApprox(Standard):
                            None if sel is None else sel.fwd)
         if fwd is None:
             x_eff = a
-            z = a @ Wt                                              # (N, D_in) @ (D_in, D_out)
+            z = dense_forward(a, layer.W, np.zeros_like(layer.b))[0]   # (N, D_out), exact
             cost = matmul_cost(a.shape[0], a.shape[1], layer.W.shape[0], a.itemsize)
         else:
             x_eff = _scatter_columns(a, fwd)                        # X_S s, zeros elsewhere
