@@ -26,15 +26,19 @@ from ..layers import dense_forward
 from .active_set import ActiveSetStrategy, Selection
 
 
-def calibrate_beta(u, c, target, beta0, iters=6):
+def calibrate_beta(u, c, target, beta0, iters=8, tol=1e-3):
     """Per row n, the beta with mean_j sigmoid(u[n, j] + beta c[n]) = target (Newton, safeguarded).
 
-    u (N, D) = alpha z; c (N,) = 1 or sum(a); beta0 scalar warm start. Returns beta (N,).
+    u (N, D) = alpha z; c (N,) = 1 or sum(a); beta0 scalar warm start. Returns beta (N,). Stops once
+    every row's mean keep is within tol * target of the target: from the previous step's beta that
+    is one or two iterations.
     """
     beta = np.full(u.shape[0], beta0, dtype=np.float64)
     for _ in range(iters):
         s = expit(u + (beta * c)[:, None])
         f = s.mean(axis=1) - target
+        if np.abs(f).max() <= tol * target:
+            break
         d = (s * (1 - s)).mean(axis=1) * c
         beta -= np.clip(f / np.maximum(d, 1e-12), -5.0, 5.0)
     return beta
