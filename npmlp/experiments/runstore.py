@@ -1,0 +1,81 @@
+"""Runs keyed by a hash of everything that determines their outcome, stored one folder per key.
+
+    OUT/runs/<key>/spec.json      what the run is (kind, full config, parameters)
+    OUT/runs/<key>/...            what the run writes while it works (checkpoint.npz, metrics.jsonl)
+    OUT/runs/<key>/result.json    written last, atomically: its presence means "finished"
+
+The key is the first 16 hex digits of the SHA-256 of the canonical JSON of (kind, full config,
+parameters). Two experiments that need the same run (table2's MNIST STANDARD_S at 3 layers is also
+a point of accuracy-vs-depth) share it; a finished run is never computed again; an interrupted one
+resumes from its checkpoint. Labels, tags and scheduling hints are not part of the key.
+"""
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+
+from ..runs import _json_default, write_atomic
+
+KEY_FORMAT = 1  # bump only if the meaning of a stored result changes for the same spec
+
+
+@dataclass
+class RunSpec:
+    kind: str                   # what executes it: "train", "error-propagation", "memory", ...
+    config: dict                # Config.to_json() of the run ({} for kinds without a training config)
+    params: dict = field(default_factory=dict)   # kind-specific settings, e.g. {"repeat": 1}
+    exclusive: bool = False     # timing run: executed alone, never beside another run of the sweep
+    label: str = ""             # for progress lines
+    tags: dict = field(default_factory=dict)     # how the experiment files the result (not keyed)
+
+    @property
+    def key(self):
+        blob = json.dumps({"format": KEY_FORMAT, "kind": self.kind, "config": self.config,
+                           "params": self.params}, sort_keys=True, default=_json_default)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def to_json(self):
+        return {"key": self.key, "kind": self.kind, "config": self.config, "params": self.params,
+                "exclusive": self.exclusive, "label": self.label}
+
+
+def run_folder(root, key):
+    return os.path.join(root, key)
+
+
+def load_result(root, key):
+    """The stored result of a finished run, or None."""
+    path = os.path.join(run_folder(root, key), "result.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def store_result(root, spec, result):
+    """Mark a run finished. Skips (environment-dependent, e.g. no valgrind) are not stored."""
+    if "skipped" in result:
+        return
+    folder = run_folder(root, spec.key)
+    os.makedirs(folder, exist_ok=True)
+    write_json(os.path.join(folder, "spec.json"), spec.to_json())
+    write_json(os.path.join(folder, "result.json"), result)
+
+
+def write_json(path, obj):
+    write_atomic(path, json.dumps(obj, indent=1, default=_json_default) + "\n")
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def dedupe(specs):
+    """Specs in order, one per key (the first one's label and tags win)."""
+    seen, out = set(), []
+    for s in specs:
+        if s.key not in seen:
+            seen.add(s.key)
+            out.append(s)
+    return out

@@ -1,0 +1,221 @@
+"""Time experiments: seconds per epoch at batch 1 and 20 (EDBT Tables 3-4), against depth (Fig. 8),
+cumulative over epochs (TR Figs. 11-12), and MC-APPROX over batch sizes (Figs. 10-11).
+
+What "time" is here: the ledger's phase clock of each epoch (runner -> engine), so
+    feedforward = forward phase, backpropagation = backward phase (both gradient products),
+    update = the optimiser, overhead = a method's choosing (hashing, masks, sampling probabilities),
+    total = forward + backward + update + overhead (evaluation excluded).
+The paper's "Total" also includes what its code did outside the two phases it names (its Total is
+well above Feedforward + Backpropagation), so compare its phases with ours phase by phase.
+Timing runs cover a training subset in the quick profile: seconds per epoch are shown as measured and
+extrapolated to the paper's 55,000-sample epoch (x 55,000 / samples), labelled as such.
+Timing runs execute alone (sweep.py); a result that came from a run executed beside others says so.
+"""
+import numpy as np
+
+from . import figures, paper
+from . import report as R
+from .registry import Experiment, Plan
+from .variants import DEPTH_GRID, TABLE3, TABLE4, VARIANTS, available, train_run
+
+PHASES = ("forward", "backward", "update", "overhead")
+FIG8 = ("mc-approx_M", "alsh-approx_S", "standard_S", "standard_M")
+
+
+def epoch_times(result):
+    """[{phase: seconds, 'total': ..., 'samples': n}] per epoch of a train result."""
+    s = result["summary"]
+    samples = s["ledger"]["samples"] / max(s["epochs"], 1)
+    out = []
+    for m in result["history"]:
+        e = {ph: m["seconds"][ph] for ph in PHASES}
+        e["total"] = sum(e.values())
+        e["samples"] = samples
+        out.append(e)
+    return out
+
+
+def per_55k(e, key):
+    return e[key] * paper.PAPER_EPOCH_SAMPLES / e["samples"]
+
+
+# ---------------------------------------------------------------- time-per-epoch
+
+def _plan_time(ctx):
+    p = ctx.profile
+    datasets, notes = ctx.usable_datasets(p.datasets)
+    t3, n3 = available(TABLE3)
+    t4, n4 = available(TABLE4)
+    dg, nd = available(DEPTH_GRID)
+    runs = []
+    for d in datasets:
+        runs += [train_run(v, d, 3, p, timing=True, repeat=r)
+                 for v in t3 + t4 for r in range(p.repeats)]
+        runs += [train_run(v, d, k, p, timing=True) for v in dg for k in p.depths]
+    return Plan(runs, notes + sorted(set(n3 + n4 + nd)),
+                {"datasets": datasets, "table3": [v.key for v in t3], "table4": [v.key for v in t4],
+                 "depth_variants": [v.key for v in dg], "depths": list(p.depths)})
+
+
+def _analyse_time(ctx, plan, results):
+    tables, by_depth, cumulative, shared = {}, {}, {}, []
+    for s in plan.runs:
+        r = results.get(s.key)
+        if r is None or "summary" not in r:
+            continue
+        t, ep = s.tags, epoch_times(r)
+        if not r.get("run", {}).get("exclusive", True):
+            shared.append(s.label)
+        d, v = t["dataset"], t["variant"]
+        if t["depth"] == 3 and (v in plan.info["table3"] or v in plan.info["table4"]):
+            cell = tables.setdefault(d, {}).setdefault(v, {"epochs": [], "keys": []})
+            if s.key not in cell["keys"]:
+                cell["keys"].append(s.key)
+                cell["epochs"] += ep
+        if t["repeat"] == 0 and v in plan.info["depth_variants"]:
+            by_depth.setdefault(d, {}).setdefault(v, {})[str(t["depth"])] = float(
+                np.mean([per_55k(e, "total") for e in ep]))
+            cumulative.setdefault(d, {}).setdefault(v, {})[str(t["depth"])] = list(
+                np.cumsum([e["total"] for e in ep]))
+    return {**plan.info, "tables": tables, "per_epoch_55k_by_depth": by_depth,
+            "cumulative": cumulative, "not_exclusive": sorted(set(shared)),
+            "paper_table3": paper.TABLE3, "paper_table4": paper.TABLE4,
+            "paper_table4_tr": paper.TABLE4_TR}
+
+
+def _table(cells, variants, paper_table, title):
+    rows = []
+    for v in variants:
+        eps = cells.get(v, {}).get("epochs", [])
+        if not eps:
+            rows.append([VARIANTS[v].label] + [None] * 7)
+            continue
+        pv = paper_table.get(v, {})
+        fmt = [R.mean_std([e[k] for e in eps]) for k in ("total", "forward", "backward", "update",
+                                                          "overhead")]
+        ext = R.mean_std([per_55k(e, "total") for e in eps], 1)
+        pp = " / ".join("–" if k not in pv else f"{pv[k][0]:g}" for k in ("total", "forward",
+                                                                           "backward"))
+        rows.append([VARIANTS[v].label] + fmt + [ext, pp])
+    n = int(cells[next(iter(cells))]["epochs"][0]["samples"]) if cells else 0
+    head = [title, f"total (s, {n} samples)", "forward", "backward", "update", "overhead",
+            "total per 55,000 samples (extrapolated)", "paper total / feedforward / backprop"]
+    return R.md_table(head, rows)
+
+
+def _write_time(ctx, a, folder):
+    out = []
+    for d in a["datasets"]:
+        cells = a["tables"].get(d, {})
+        out.append(f"### {d}\n\nBatch 1 (EDBT Table 3), seconds per epoch, mean ± std over repeats "
+                   f"x epochs:\n\n" + _table(cells, a["table3"], paper.TABLE3, "batch 1"))
+        out.append("Batch 20 (EDBT Table 4; the tech report's Table 5 prints other values for the "
+                   "same setting, e.g. STANDARD_M 20.16 s):\n\n"
+                   + _table(cells, a["table4"], paper.TABLE4, "batch 20"))
+        series = {VARIANTS[v].label: ([int(k) for k in by], list(by.values()))
+                  for v, by in a["per_epoch_55k_by_depth"].get(d, {}).items()}
+        fig = figures.lines(folder, f"time_vs_depth_{d}.png", series, "hidden layers",
+                            "seconds per 55,000 samples (extrapolated)",
+                            f"{d}: training time per epoch vs depth (EDBT Fig. 8)", logy=True,
+                            xticks=a["depths"])
+        out.append(R.image("time-per-epoch", fig, f"time vs depth, {d}"))
+        cum = a["cumulative"].get(d, {})
+        panels = {}
+        for k in sorted({k for by in cum.values() for k in by}, key=int):
+            panels[f"{k} hidden"] = {VARIANTS[v].label: (list(range(1, len(by[k]) + 1)), by[k])
+                                     for v, by in cum.items() if k in by}
+        fig = figures.curve_panels(folder, f"cumulative_{d}.png", panels, "epoch",
+                                   "cumulative training seconds",
+                                   f"{d}: cumulative time (TR Figs. 11-12)")
+        out.append(R.image("time-per-epoch", fig, f"cumulative time, {d}"))
+        for name, keys, ptable in (("batch 1", a["table3"], paper.TABLE3),
+                                   ("batch 20", a["table4"], paper.TABLE4)):
+            out.append(_ranking(name, cells, keys, ptable))
+        for v in a["table3"] + a["table4"]:
+            out.append(_method_times(v, cells.get(v, {}).get("epochs", [])))
+    if a["not_exclusive"]:
+        out.append("Timed beside other runs (shared machine): " + ", ".join(a["not_exclusive"]))
+    out.append("Machine facts behind these times: notes/performance-facts.md (an exact batch-20 "
+               "epoch cannot go below ~9 s on one core, a batch-1 epoch below ~30-40 s).\n")
+    return "\n".join(out)
+
+
+def _ranking(name, cells, keys, ptable):
+    """The methods from fastest to slowest, ours (extrapolated totals) and the paper's."""
+    ours = {v: np.mean([per_55k(e, "total") for e in cells[v]["epochs"]])
+            for v in keys if cells.get(v, {}).get("epochs")}
+    o = " < ".join(VARIANTS[v].label for v in sorted(ours, key=ours.get))
+    p = " < ".join(VARIANTS[v].label for v in sorted(ptable, key=lambda v: ptable[v]["total"][0]))
+    return f"{name}, fastest first: ours {o or '–'}; paper {p}.\n"
+
+
+def _method_times(v, eps):
+    """A paragraph per method: our phases against the paper's, as ratios, and the known reasons."""
+    pv = paper.TABLE3.get(v) or paper.TABLE4.get(v) or {}
+    parts = []
+    for ph in ("total", "forward", "backward"):
+        if eps and ph in pv:
+            ours = float(np.mean([per_55k(e, ph) for e in eps]))
+            parts.append(f"{ph} {ours:.1f} s vs {pv[ph][0]:g} s (x{ours / pv[ph][0]:.2f})")
+    why = paper.KNOWN_DIFFERENCES.get(VARIANTS[v].method, "")
+    text = "; ".join(parts) if parts else "not measured here"
+    return f"**{VARIANTS[v].label}.** Per 55,000 samples, ours vs paper: {text}. {why}\n"
+
+
+TIME_PER_EPOCH = Experiment(
+    "time-per-epoch", "Training time per epoch", "EDBT Tables 3-4 (TR Tables 4-5), Fig. 8 (TR Fig. "
+    "10), TR Figs. 11-12", _plan_time, _analyse_time, _write_time)
+
+
+# ---------------------------------------------------------------- batch-size
+
+def _plan_batch(ctx):
+    p = ctx.profile
+    datasets, notes = ctx.usable_datasets(p.datasets)
+    mc, vnotes = available(("mc-approx_M",))
+    runs = []
+    for d in datasets:
+        for v in mc:
+            for b in p.batch_sizes:
+                spec = train_run(v, d, 3, p, batch_size=b)
+                spec.exclusive = True     # its time per epoch is a result
+                runs.append(spec)
+    return Plan(runs, notes + vnotes, {"datasets": datasets, "batch_sizes": list(p.batch_sizes)})
+
+
+def _analyse_batch(ctx, plan, results):
+    curves, times, acc = {}, {}, {}
+    for s in plan.runs:
+        r = results.get(s.key)
+        if r is None or "summary" not in r:
+            continue
+        d, b = s.tags["dataset"], str(s.tags["batch_size"])
+        curves.setdefault(d, {})[b] = [100 * m["val_accuracy"] for m in r["history"]]
+        times.setdefault(d, {})[b] = [per_55k(e, "total") for e in epoch_times(r)]
+        acc.setdefault(d, {})[b] = 100 * r["summary"]["test_accuracy"]
+    return {**plan.info, "val_curves": curves, "seconds_per_55k": times, "test_accuracy": acc}
+
+
+def _write_batch(ctx, a, folder):
+    out = [paper.FIG10_TEXT + "\n"]
+    for d in a["datasets"]:
+        curves = a["val_curves"].get(d, {})
+        fig = figures.curve_panels(folder, f"batch_curves_{d}.png", {
+            "validation accuracy": {f"batch {b}": (list(range(1, len(c) + 1)), c)
+                                    for b, c in curves.items()}},
+            "epoch", "validation accuracy (%)", f"{d}: MC-APPROX, lr 1e-3 (EDBT Fig. 10)")
+        out.append(R.image("batch-size", fig, f"MC-APPROX batch sizes, {d}"))
+        t = a["seconds_per_55k"].get(d, {})
+        fig = figures.lines(folder, f"batch_time_{d}.png",
+                            {"MC-APPROX": ([int(b) for b in t], [float(np.mean(x)) for x in t.values()])},
+                            "batch size", "seconds per 55,000 samples (extrapolated)",
+                            f"{d}: MC-APPROX time per epoch (EDBT Fig. 11)", logy=True)
+        out.append(R.image("batch-size", fig, f"MC-APPROX time per batch size, {d}"))
+        rows = [[b, f"{acc:.2f}", f"{np.mean(a['seconds_per_55k'][d][b]):.1f}"]
+                for b, acc in a["test_accuracy"].get(d, {}).items()]
+        out.append(R.md_table(["batch size", "test accuracy (%)", "s per 55,000 samples"], rows))
+    return "\n".join(out)
+
+
+BATCH_SIZE = Experiment("batch-size", "MC-APPROX over batch sizes", "EDBT Figs. 10-11 (TR Figs. 13-14)",
+                        _plan_batch, _analyse_batch, _write_batch)
