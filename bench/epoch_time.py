@@ -1,0 +1,216 @@
+"""Seconds per epoch of STANDARD (exact backprop) on the paper's network, and what the ledger says the
+step did against this machine's measured limits.
+
+Run from the repository root (about 3 minutes with the defaults: 8 configurations x 3 launches):
+    python bench/epoch_time.py                     # batch 20 and 1, 1 and 2 threads, SGD and Adam
+    python bench/epoch_time.py --batch 1 --threads 1 --optimizer sgd --repeats 5 --json b1.json
+    python bench/epoch_time.py --data random       # seeded random data of MNIST shape
+
+Method. Each launch is a fresh process (`--repeats N` of them, one after another) that runs every
+selected configuration: build the network (784-1000-1000-1000-10, ReLU, He init, float32), compile
+the kernels, take `--warmup-steps` untimed steps, then time a window of `--steps` steps (default: a
+fifth of an epoch at batch > 1, 2,000 steps at batch 1), visiting samples in a seeded random order
+exactly as engine.fit does. Seconds per epoch are EXTRAPOLATED: window seconds / steps x steps per
+epoch (55,000 samples / batch). Printed per configuration: the median (min-max) over launches of
+s/epoch; its split into the ledger's phases (forward, backward, update; "other" = the batch gather
+and loop outside the ledger's clock); the ledger's multiply-adds and bytes per step; achieved
+GFLOP/s (2 FLOPs per MAC, layer products only) and GB/s (all bytes the ledger counts: compulsory
+traffic), each as a fraction of the machine's measured peaks (bench/_common.py, from
+notes/performance-facts.md).
+"""
+import argparse
+import itertools
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import _common as C  # noqa: E402
+
+
+def default_steps(batch, n_train):
+    return 2000 if batch == 1 else max(1, n_train // (5 * batch))
+
+
+def measure_config(data, batch, threads, optimizer, args):
+    """One configuration in this process: warm up, time one window; raw numbers for the JSON."""
+    cfg = C.make_config(optimizer, batch, threads, lr=args.lr, hidden=args.hidden, dtype=args.dtype)
+    ts = C.prepare(cfg, data)
+    n_train = data.train.X.shape[0]
+    steps = args.steps or default_steps(batch, n_train)
+    warm = args.warmup_steps if args.warmup_steps >= 0 else max(10, steps // 20)
+    stream = C.SampleStream(n_train, batch, seed=cfg.seed)
+    X, y = data.train.X, data.train.y
+    C.npmlp_window(ts, X, y, stream, warm)
+    load = C.machine_load()
+    wall, times, work = C.npmlp_window(ts, X, y, stream, steps)
+    return {"batch": batch, "threads": threads, "optimizer": optimizer, "lr": cfg.lr,
+            "dtype": cfg.dtype, "steps": steps, "warmup_steps": warm,
+            "steps_per_epoch": n_train // batch, "wall_seconds": wall, "phase_seconds": times,
+            "work": work,
+            "load_average": load}
+
+
+def derive(r):
+    """Per-launch figures of one configuration: s/epoch, phase split, rates and their ratios."""
+    per_step = r["wall_seconds"] / r["steps"]
+    scale = r["steps_per_epoch"] / r["steps"]            # window -> one epoch (extrapolation)
+    work, t = r["work"], r["phase_seconds"]
+    macs = C.product_macs(work) / r["steps"]
+    nbytes = C.total_bytes(work) / r["steps"]
+    gflops = 2 * macs / per_step / 1e9
+    gbs = nbytes / per_step / 1e9
+    key = (r["dtype"], r["threads"])
+    # Backward and update are rated together: which of the two clocks runs the weight gradient
+    # depends on the path (batch <= 2: fused into the update; batch-1 SGD: fused into the input
+    # gradient's pass over W), so only their sum has a clean time.
+    bu_macs = work["backward-input"][0] + work["backward-weight"][0]
+    bu_bytes = sum(sum(work[ph][1:]) for ph in ("backward-input", "backward-weight", "update"))
+    bu_time = max(t["backward"] + t["update"], 1e-12)
+    return {
+        "s_epoch": r["wall_seconds"] * scale,
+        "split": {ph: t[ph] * scale for ph in ("forward", "backward", "update", "overhead")}
+        | {"other": r["wall_seconds"] * scale - sum(t.values()) * scale},
+        "macs_step": macs, "bytes_step": nbytes, "gflops": gflops, "gbs": gbs,
+        "frac_fma_peak": gflops / C.FMA_PEAK_GFLOPS[key],
+        "frac_gemm": gflops / C.GEMM_1000_GFLOPS[key],
+        "frac_l3": gbs / C.L3_GEMV_GBS[r["threads"]],
+        "frac_dram": gbs / C.DRAM_COPY_GBS[r["threads"]],
+        "fwd_gflops": 2 * work["forward"][0] / max(t["forward"], 1e-12) / 1e9,
+        "fwd_gbs": sum(work["forward"][1:]) / max(t["forward"], 1e-12) / 1e9,
+        "bwd_upd_gflops": 2 * bu_macs / bu_time / 1e9,
+        "bwd_upd_gbs": bu_bytes / bu_time / 1e9,
+    }
+
+
+def run_launch(args):
+    """All selected configurations in this one process (a child launch)."""
+    data = C.load_bench_data(args.data, args.samples, args.dtype)
+    out = []
+    for batch, threads, opt in itertools.product(args.batch, args.threads, args.optimizer):
+        out.append(measure_config(data, batch, threads, opt, args))
+    return {"data": data.source, "n_train": int(data.train.X.shape[0]), "results": out}
+
+
+def child_argv(args):
+    argv = [sys.executable, os.path.abspath(__file__), "--data", args.data, "--dtype", args.dtype,
+            "--hidden", ",".join(map(str, args.hidden)), "--samples", str(args.samples),
+            "--steps", str(args.steps), "--warmup-steps", str(args.warmup_steps),
+            "--batch", *map(str, args.batch), "--threads", *map(str, args.threads),
+            "--optimizer", *args.optimizer]
+    if args.lr is not None:
+        argv += ["--lr", str(args.lr)]
+    return argv
+
+
+def summarise(launches):
+    """Group the launches' results by configuration; median (min-max) over launches."""
+    rows = []
+    for i, first in enumerate(launches[0]["results"]):
+        runs = [launch["results"][i] for launch in launches]
+        d = [derive(r) for r in runs]
+        rows.append({"config": {k: first[k] for k in ("batch", "threads", "optimizer", "lr", "dtype",
+                                                       "steps", "warmup_steps", "steps_per_epoch")},
+                     "launches": runs, "derived": d})
+    return rows
+
+
+def col(ds, key, digits=1, sub=None):
+    vals = [x[key][sub] if sub else x[key] for x in ds]
+    return C.fmt_range(vals, digits)
+
+
+def med(ds, key, sub=None):
+    return float(np.median([x[key][sub] if sub else x[key] for x in ds]))
+
+
+def print_report(rows, launches, args):
+    n = len(launches)
+    net = "-".join(map(str, (784, *args.hidden, 10)))
+    print(f"\nSTANDARD {net} ReLU {args.dtype}, data: {launches[0]['data']}; "
+          f"{launches[0]['n_train']} samples per epoch")
+    print(f"s/epoch is EXTRAPOLATED from a timed window: window s / steps x steps per epoch; "
+          f"median (min-max) over {n} launch(es)")
+    print(f"{'batch':>5} {'opt':>4} {'thr':>3} {'steps':>6} {'s/epoch':>22} | "
+          f"{'fwd':>6} {'bwd':>6} {'upd':>6} {'other':>6}  (s/epoch, medians)")
+    for r in rows:
+        c, d = r["config"], r["derived"]
+        split = " ".join(f"{med(d, 'split', ph):6.2f}" for ph in ("forward", "backward", "update", "other"))
+        print(f"{c['batch']:>5} {c['optimizer']:>4} {c['threads']:>3} {c['steps']:>6} "
+              f"{col(d, 's_epoch', 2):>22} | {split}")
+    print("\nledger work per step and achieved rates (medians); peaks from notes/performance-facts.md:")
+    print(f"{'batch':>5} {'opt':>4} {'thr':>3} {'MMAC/step':>10} {'MB/step':>8} {'GFLOP/s':>8} "
+          f"{'%FMApk':>7} {'%GEMM':>6} {'GB/s':>6} {'%L3':>5} {'xDRAM':>6} | "
+          f"{'fwd GF/s':>8} {'fwd GB/s':>8} {'b+u GF/s':>8} {'b+u GB/s':>8}")
+    for r in rows:
+        c, d = r["config"], r["derived"]
+        print(f"{c['batch']:>5} {c['optimizer']:>4} {c['threads']:>3} "
+              f"{med(d, 'macs_step') / 1e6:>10.2f} {med(d, 'bytes_step') / 1e6:>8.2f} "
+              f"{med(d, 'gflops'):>8.1f} {100 * med(d, 'frac_fma_peak'):>6.0f}% "
+              f"{100 * med(d, 'frac_gemm'):>5.0f}% {med(d, 'gbs'):>6.1f} "
+              f"{100 * med(d, 'frac_l3'):>4.0f}% {med(d, 'frac_dram'):>6.2f} | "
+              f"{med(d, 'fwd_gflops'):>8.1f} {med(d, 'fwd_gbs'):>8.1f} "
+              f"{med(d, 'bwd_upd_gflops'):>8.1f} {med(d, 'bwd_upd_gbs'):>8.1f}")
+    print("MACs: layer products only (forward, backward-input, backward-weight). Bytes: every operand "
+          "read/written once, update included. 'b+u': backward and update rated together, because "
+          "the weight gradient runs under either clock depending on the fused path taken.")
+    loads = [r["load_average"] for launch in launches for r in launch["results"]]
+    print(f"1-minute load average during the windows: {C.fmt_range(loads)} on "
+          f"{os.cpu_count()} cores (other processes share the machine: numbers are provisional)")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--batch", type=int, nargs="+", default=[20, 1], help="batch sizes (default 20 1)")
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default 1 2)")
+    p.add_argument("--optimizer", nargs="+", default=["sgd", "adam"], choices=["sgd", "adam"])
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: sgd 0.01, adam 1e-3)")
+    p.add_argument("--data", default="mnist", choices=["mnist", "random"],
+                   help="mnist (fetched/cached by npmlp.data) or seeded random data of MNIST shape")
+    p.add_argument("--samples", type=int, default=0, help="use only this many training samples (0 = all)")
+    p.add_argument("--hidden", type=C.parse_hidden, default=C.PAPER_HIDDEN,
+                   help="hidden sizes (default: the paper's 3x1000)")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--steps", type=int, default=0,
+                   help="timed steps per window (0 = a fifth of an epoch; 2,000 at batch 1)")
+    p.add_argument("--warmup-steps", type=int, default=-1,
+                   help="untimed steps before the window (-1 = max(10, steps / 20))")
+    p.add_argument("--repeats", type=int, default=3, help="process launches (median and range over them)")
+    p.add_argument("--json", help="write every launch's raw numbers and the derived figures here")
+    p.add_argument("--child-out", help=argparse.SUPPRESS)  # internal: one launch writes its JSON here
+    args = p.parse_args(argv)
+    if min(args.batch) < 1 or min(args.threads) < 1 or args.repeats < 1 or args.steps < 0:
+        p.error("--batch, --threads and --repeats must be >= 1, --steps >= 0")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from npmlp.errors import UserError
+    try:
+        if args.child_out:
+            with open(args.child_out, "w") as f:
+                json.dump(run_launch(args), f)
+            return 0
+        C.load_bench_data(args.data, args.samples or 1)  # fail early with the fetch hint, not in a child
+    except UserError as e:
+        print(f"error: {e}\n(or run with --data random: seeded random data of MNIST shape)", file=sys.stderr)
+        return e.exit_code
+    launches, rc = C.run_launches(child_argv(args), args.repeats)
+    if launches is None:
+        return rc
+    rows = summarise(launches)
+    print_report(rows, launches, args)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"command": sys.argv, "cpu_count": os.cpu_count(), "rows": rows}, f, indent=1)
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Smoke tests of bench/epoch_time.py and bench/compare_torch.py on a tiny network and random data, so
+the scripts cannot rot. They check what the scripts compute (ledger MACs per step against the layer
+sizes, the float64 equivalence of npmlp and PyTorch), never how fast anything ran.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+BENCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench")
+TINY = ["--data", "random", "--samples", "200", "--hidden", "16,12", "--steps", "4",
+        "--warmup-steps", "2", "--repeats", "1"]
+SIZES = [784, 16, 12, 10]
+
+
+def run_script(name, *args, prelude="pass"):
+    """Run a bench script as a user would (python bench/NAME ...); `prelude` runs first in-process."""
+    code = (f"import runpy, sys; {prelude}; sys.argv = {[name, *args]!r}; "
+            f"runpy.run_path({os.path.join(BENCH, name)!r}, run_name='__main__')")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+
+
+def test_epoch_time_reports_every_config_with_the_ledgers_exact_work(tmp_path):
+    out = tmp_path / "epoch.json"
+    proc = run_script("epoch_time.py", *TINY, "--batch", "5", "1", "--threads", "1",
+                      "--optimizer", "sgd", "adam", "--json", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "EXTRAPOLATED" in proc.stdout and "GFLOP/s" in proc.stdout
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["config"]["batch"], r["config"]["optimizer"]) for r in rows] == [
+        (5, "sgd"), (5, "adam"), (1, "sgd"), (1, "adam")]
+    per_sample = sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:]))
+    for r in rows:
+        c, (d,) = r["config"], r["derived"]
+        assert c["steps"] == 4 and c["steps_per_epoch"] == 200 // c["batch"]
+        # forward + weight gradient for every layer, input gradient for all but the first (exact
+        # training never needs the input layer's gradient): (3 * per_sample - 784 * 16) MACs per sample
+        assert d["macs_step"] == c["batch"] * (3 * per_sample - SIZES[0] * SIZES[1])
+        assert d["s_epoch"] > 0 and d["gflops"] > 0 and d["gbs"] > 0
+        assert sum(d["split"].values()) == pytest.approx(d["s_epoch"])
+
+
+def test_compare_torch_without_torch_says_how_to_install():
+    proc = run_script("compare_torch.py", *TINY, prelude="sys.modules['torch'] = None")
+    assert proc.returncode == 2
+    assert "pip install torch==2.13.0" in proc.stderr
+
+
+def import_compare_torch():
+    pytest.importorskip("torch")
+    sys.path.insert(0, BENCH)
+    try:
+        import compare_torch
+    finally:
+        sys.path.remove(BENCH)
+    return compare_torch
+
+
+def test_compare_torch_same_computation_and_alternating_pairs(capsys):
+    """In-process (one torch import for the whole file): both batch paths of npmlp's optimiser
+    (factored at batch 1, materialised at batch 5), SGD and Adam, checked and timed in pairs."""
+    CT = import_compare_torch()
+    args = CT.parse_args(TINY + ["--batch", "5", "1", "--optimizer", "sgd", "adam", "--pairs", "2"])
+    launch = CT.run_launch(args)
+    assert [(r["batch"], r["optimizer"]) for r in launch["results"]] == [
+        (5, "sgd"), (5, "adam"), (1, "sgd"), (1, "adam")]
+    for r in launch["results"]:
+        assert r["equivalent"] and r["max_param_diff_float64"] <= CT.EQUIVALENCE_TOL
+        assert len(r["pairs"]) == 2 and r["steps_per_epoch"] == 200 // r["batch"]
+        assert all(p["speedup"] > 0 for p in r["pairs"])
+    assert CT.print_report([launch], args)
+    assert "speed-up: median over all 2 pairs" in capsys.readouterr().out
+
+
+def test_the_equivalence_check_detects_a_different_computation(monkeypatch):
+    """The float64 check must fail when the PyTorch side does not compute the same thing."""
+    CT = import_compare_torch()
+    args = CT.parse_args(TINY + ["--check-steps", "2"])
+    data = CT.C.load_bench_data("random", 200)
+    same_twin = CT.torch_twin
+    monkeypatch.setattr(CT, "torch_twin", lambda params, cfg: same_twin(params, cfg.with_(eps=1e-4)))
+    assert CT.equivalence_check(data, 5, 1, "adam", args) > CT.EQUIVALENCE_TOL
+
+
+@pytest.mark.slow
+def test_compare_torch_command_line(tmp_path):
+    """The whole command as a user runs it: parent, one launch in a child process, JSON."""
+    pytest.importorskip("torch")
+    out = tmp_path / "cmp.json"
+    proc = run_script("compare_torch.py", *TINY, "--batch", "1", "--optimizer", "adam",
+                      "--pairs", "2", "--json", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (launch,) = json.loads(out.read_text())["launches"]
+    assert launch["results"][0]["equivalent"]
+    assert "speed-up: median over all 2 pairs" in proc.stdout
