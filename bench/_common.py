@@ -73,7 +73,8 @@ def make_config(optimizer, batch, threads, lr=None, eps=1e-8, hidden=PAPER_HIDDE
         hidden = parse_hidden(hidden)
     return Config(method="standard", hidden=tuple(hidden), activation="relu", init="he",
                   optimizer=optimizer, lr=DEFAULT_LR[optimizer] if lr is None else lr, eps=eps,
-                  batch_size=batch, threads=threads, dtype=dtype, seed=seed)
+                  batch_size=batch, threads=threads, dtype=dtype, seed=seed,
+                  lr_schedule="constant")  # as PyTorch's plain optimisers
 
 
 def prepare(cfg, data):

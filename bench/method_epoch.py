@@ -51,7 +51,7 @@ def parse_sets(pairs):
 def make_cfg(method, args, extra):
     base = Config(method=method, batch_size=args.batch, optimizer=args.optimizer,
                   lr=args.lr or (1e-3 if args.optimizer == "adam" else 1e-2), threads=args.threads,
-                  hidden=tuple(int(h) for h in args.hidden.split(",")), alsh_recall_every=0)
+                  hidden=tuple(int(h) for h in args.hidden.split(",")), alsh_recall_every=0, lr_schedule="constant")
     typed = {}
     for key, value in extra.items():
         current = getattr(base, key)

@@ -18,6 +18,7 @@ INITS = ("he", "glorot", "normal", "pytorch")
 OPTIMIZERS = ("sgd", "adam", "adagrad")
 DTYPES = ("float32", "float64")
 VALIDATION_SPLITS = ("first", "random")
+LR_SCHEDULES = ("constant", "linear", "cosine")
 
 
 def _opt(default, help, **kw):
@@ -49,6 +50,12 @@ class Config:
     batch_size: int = _opt(20, "mini-batch size; 1 = stochastic (the paper's _S settings)")
     optimizer: str = _opt("adam", "optimiser", choices=OPTIMIZERS)
     lr: float = _opt(1e-3, "learning rate (the paper uses 1e-3, or 1e-4 for some _S settings)")
+    lr_schedule: str = _opt("linear", "learning rate over the run: 'constant' (the paper's setting; "
+                            "what the experiment suite uses), 'linear' decay from --lr towards 0 "
+                            "by the last step, or 'cosine' decay. Linear is the default because "
+                            "it ends a short run on a settled model: 1 epoch of the bare command "
+                            "reaches 97-98%% test accuracy against 95-97%% with a constant rate "
+                            "(README, 'Accuracy')", choices=LR_SCHEDULES)
     momentum: float = _opt(0.0, "SGD momentum in [0, 1)")
     beta1: float = _opt(0.9, "Adam beta1")
     beta2: float = _opt(0.999, "Adam beta2")

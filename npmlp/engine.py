@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from .errors import TrainingDiverged, UserError
 from .losses import log_softmax, log_softmax_nll
+from .optim import lr_factor
 
 
 @dataclass
@@ -146,6 +147,7 @@ def fit(ts, cfg, data, on_epoch_end, on_interrupt, progress=True):
     if cfg.batch_size > n:
         raise UserError(f"--batch-size {cfg.batch_size} is larger than the training set ({n} "
                         f"samples); choose at most {n}.")
+    total_steps = cfg.epochs * -(-n // cfg.batch_size)   # the schedule's horizon: every step of the run
     with _StopFlag() as stop:
         while ts.epoch < cfg.epochs:
             if ts.perm is None:
@@ -161,6 +163,7 @@ def fit(ts, cfg, data, on_epoch_end, on_interrupt, progress=True):
                     on_interrupt(ts)
                     raise Interrupted
                 idx = ts.perm[ts.pos:ts.pos + cfg.batch_size]
+                ts.optimizer.lr_scale = lr_factor(cfg.lr_schedule, ts.step / total_steps)
                 loss = train_step(ts, X[idx], y[idx])
                 ts.pos += idx.shape[0]
                 ts.epoch_loss_sum += loss

@@ -11,6 +11,8 @@ kernels); this module holds the state and decides, per layer and step:
 
 Shape legend: see kernels/update.py. The bias is updated by the same kernels as a (D_out, 1) matrix.
 """
+import math
+
 import numpy as np
 
 from kernels import update as K
@@ -22,10 +24,27 @@ from .layers import WeightGrad
 FACTORED_MAX_BATCH = 2
 
 
+def lr_factor(schedule, progress):
+    """The multiplier of the base learning rate at `progress` = steps taken / steps of the run, in
+    [0, 1): constant 1; linear 1 - progress (the last step keeps 1/steps, never 0); cosine
+    (1 + cos(pi progress)) / 2."""
+    if schedule == "constant":
+        return 1.0
+    if schedule == "linear":
+        return 1.0 - progress
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    raise ValueError(f"unknown learning-rate schedule {schedule!r}")
+
+
 class Optimizer:
-    """Holds per-layer state; `step(params, grads, ledger)` updates params in place."""
+    """Holds per-layer state; `step(params, grads, ledger)` updates params in place.
+
+    The learning rate of a step is `cfg.lr * lr_scale`; the engine sets `lr_scale` from the schedule
+    before each step (it is a function of the step count alone, so resuming reproduces it)."""
 
     n_state = 0
+    lr_scale = 1.0
 
     def __init__(self, params, cfg, sparse_state=False):
         self.cfg = cfg
@@ -41,6 +60,10 @@ class Optimizer:
         self._bscratch = np.empty(1, dt)
 
     # --- state -----------------------------------------------------------------------------
+    @property
+    def lr(self):
+        return self.cfg.lr * self.lr_scale
+
     def _init_state(self, p):
         return {}
 
@@ -116,7 +139,7 @@ class Optimizer:
 
 class SGD(Optimizer):
     def fused_lr(self, n_batch):
-        return self.cfg.lr if n_batch == 1 and self.cfg.momentum == 0 else None
+        return self.lr if n_batch == 1 and self.cfg.momentum == 0 else None
 
     def _init_state(self, p):
         self.n_state = 1 if self.cfg.momentum > 0 else 0
@@ -131,7 +154,7 @@ class SGD(Optimizer):
             vel = W  # never touched when mu == 0
         elif bias:
             vel = vel[:, None]
-        lr, mu = dt(self.cfg.lr), dt(self.cfg.momentum)
+        lr, mu = dt(self.lr), dt(self.cfg.momentum)
         scratch = self._bscratch if bias else self._scratch[l]
         if factored is not None:
             K.sgd_factored(W, vel, factored[0], factored[1], visit, pos, lr, mu, scratch)
@@ -168,10 +191,10 @@ class Adam(Optimizer):
             rows = self._all_rows[l] if grad.rows is None else grad.rows
             st["t_rows"][rows] += 1
             t = st["t_rows"][rows].astype(np.float64)
-            st["_step"][rows] = cfg.lr / (1 - cfg.beta1 ** t)
+            st["_step"][rows] = self.lr / (1 - cfg.beta1 ** t)
             st["_corr"][rows] = 1 / np.sqrt(1 - cfg.beta2 ** t)
         else:
-            st["_step"].fill(cfg.lr / (1 - cfg.beta1 ** self.t))
+            st["_step"].fill(self.lr / (1 - cfg.beta1 ** self.t))
             st["_corr"].fill(1 / np.sqrt(1 - cfg.beta2 ** self.t))
         super()._update_layer(l, p, grad, ledger)
 
@@ -199,7 +222,7 @@ class Adagrad(Optimizer):
         h = st[f"h_{which}"]
         if bias:
             h = h[:, None]
-        lr, eps = dt(self.cfg.lr), dt(self.cfg.eps)
+        lr, eps = dt(self.lr), dt(self.cfg.eps)
         if factored is not None:
             K.adagrad_factored(W, h, factored[0], factored[1], visit, pos, lr, eps,
                                self._scratch[l])

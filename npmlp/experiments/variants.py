@@ -66,7 +66,8 @@ def available(keys, methods=None):
 def make_config(variant, dataset, depth, width, epochs, limit, **changes):
     """The Config of one run: the variant's method, batch and learning rate on `depth` x `width`."""
     fields = dict(dataset=dataset, method=variant.method, batch_size=variant.batch_size,
-                  lr=variant.lr, hidden=(width,) * depth, epochs=epochs, limit=limit)
+                  lr=variant.lr, hidden=(width,) * depth, epochs=epochs, limit=limit,
+                  lr_schedule="constant")  # the paper trains at a constant rate
     fields.update(changes)
     return Config(**fields)
 
