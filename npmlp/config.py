@@ -54,7 +54,7 @@ class Config:
                             "what the experiment suite uses), 'linear' decay from --lr towards 0 "
                             "by the last step, or 'cosine' decay. Linear is the default because "
                             "it ends a short run on a settled model: 1 epoch of the bare command "
-                            "reaches 97-98%% test accuracy against 95-97%% with a constant rate "
+                            "reaches 97-98% test accuracy against 95-97% with a constant rate "
                             "(README, 'Accuracy')", choices=LR_SCHEDULES)
     momentum: float = _opt(0.0, "SGD momentum in [0, 1)")
     beta1: float = _opt(0.9, "Adam beta1")

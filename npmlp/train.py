@@ -51,7 +51,8 @@ def build_parser():
             help_text += " (" + ", ".join(STRATEGIES) + ")"
         if f.metadata.get("choices"):
             kw["choices"] = f.metadata["choices"]
-        p.add_argument(flag, help=f"{help_text} [default: {shown}]", **kw)
+        # argparse %-formats help strings: a literal '%' (e.g. "5%") must reach it as '%%'
+        p.add_argument(flag, help=f"{help_text} [default: {shown}]".replace("%", "%%"), **kw)
     p.add_argument("--out", help="run folder (default: runs/<dataset>-<method>-b<batch>-<time>)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its checkpoint (bit-identical to an "

@@ -111,3 +111,24 @@ def test_nan_loss_message(tmp_path, capsys):
                              "--lr", "1e6", "--init", "normal", "--init-std", "10"], capsys)
     assert code == 3
     assert "loss became" in err and "layer" in err and "last good checkpoint is kept" in err
+
+
+@pytest.mark.parametrize("module", ["npmlp.train", "npmlp.data", "npmlp.experiments"])
+def test_help_prints_and_exits_zero(module):
+    """--help renders every option's text (argparse %-formats it, so a stray '%' would crash)."""
+    proc = subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "usage:" in proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_train_help_lists_every_config_field(capsys):
+    from dataclasses import fields
+
+    from npmlp.config import Config
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for f in fields(Config):
+        assert "--" + f.name.replace("_", "-") in out, f.name
