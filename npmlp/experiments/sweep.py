@@ -109,19 +109,25 @@ def _run_here(spec, root, progress, finished):
     finished(spec, result)
 
 
+def _collect(futures, completed, finished):
+    """Report each future's result (or its error) to `finished` in the order `completed` yields them;
+    one failed run does not stop the others."""
+    for fut in completed:
+        spec = futures[fut]
+        try:
+            result = fut.result()
+        except Exception as e:  # noqa: BLE001
+            finished(spec, None, _error_text(e))
+            continue
+        finished(spec, result)
+
+
 def _run_pool(specs, root, workers, finished):
     ctx = multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(max_workers=min(workers, len(specs)), mp_context=ctx)
     try:
         futures = {pool.submit(execute, s.to_json(), root): s for s in specs}
-        for fut in cf.as_completed(futures):
-            spec = futures[fut]
-            try:
-                result = fut.result()
-            except Exception as e:  # noqa: BLE001
-                finished(spec, None, _error_text(e))
-                continue
-            finished(spec, result)
+        _collect(futures, cf.as_completed(futures), finished)
     except KeyboardInterrupt:
         pool.shutdown(wait=True, cancel_futures=True)   # workers checkpoint and return
         finished(specs[0], None)
@@ -151,14 +157,7 @@ def _run_dask(shared, alone, root, address, finished):
         def submit(s):
             return client.submit(execute, s.to_json(), root, pure=False, key=f"npmlp-run-{s.key}")
         futures = {submit(s): s for s in shared}
-        for fut in as_completed(list(futures)):
-            spec = futures[fut]
-            try:
-                result = fut.result()
-            except Exception as e:  # noqa: BLE001
-                finished(spec, None, _error_text(e))
-                continue
-            finished(spec, result)
+        _collect(futures, as_completed(list(futures)), finished)
         for s in alone:        # one at a time, anywhere on the cluster
             try:
                 result = submit(s).result()
