@@ -25,7 +25,8 @@ def build_parser():
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", help="an experiment (see `list`), 'all', 'list', or 'report'")
     p.add_argument("--profile", default="quick", choices=tuple(PROFILES),
-                   help="grid size: quick (minutes on 2 cores), paper (the paper's settings), "
+                   help="grid size: quick (minutes on 2 cores, 5,000 training samples), short (quick on the "
+                        "whole training split), paper (the paper's settings), "
                         "test (tiny, synthetic; what the tests run) [default: quick]")
     p.add_argument("--datasets", nargs="+", metavar="NAME",
                    help="datasets to use instead of the experiment's defaults")

@@ -5,6 +5,8 @@
             machine; meant for a Dask cluster (`--scheduler`).
     quick   the same network width, but few epochs on a 5,000-sample training subset and four depths:
             each experiment runs in minutes on a 2-core machine.
+    short   quick, but on the whole training split (55,000 MNIST images) and depths 1, 3, 5: table2
+            takes about half an hour on 2 cores, a depth sweep hours (the batch-1 methods dominate).
     test    tiny networks on the synthetic dataset, one or two epochs: every experiment end to end in
             seconds (the test suite and CI run this).
 
@@ -72,6 +74,9 @@ PROFILES = {
         cache_steps=(1, 3), cache_limit=100,
         cache_enabled=False, crs_draws=3),
 }
+
+
+PROFILES["short"] = PROFILES["quick"]._replace(name="short", depths=(1, 3, 5), limit=0)
 
 
 def get_profile(name):
