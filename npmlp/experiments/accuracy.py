@@ -86,6 +86,7 @@ def _write_depth(ctx, a, folder):
     if a["diverged"]:
         out.append("Diverged runs (a result, not a failure):\n\n" + R.bullet_list(a["diverged"]))
     out.append(paper.FIG7_TEXT + "\n")
+    out.append(R.scale_caveat(ctx.profile))
     if "mnist" in a["test_accuracy"]:
         acc = a["test_accuracy"]["mnist"]
         for v in a["variants"]:
@@ -167,6 +168,7 @@ def _write_table2(ctx, a, folder):
         fig = figures.grouped_bars(folder, f"table2_{d}.png", [VARIANTS[v].label for v in cols],
                                    series, "test accuracy (%)", f"{d}, 3 hidden layers (EDBT Table 2)")
         out.append(R.image("table2", fig, f"Table 2, {d}"))
+    out.append(R.scale_caveat(ctx.profile))
     for v in cols:
         comps = [(d, a["test_accuracy"].get(d, {}).get(v), paper.table2(d, v)) for d in a["datasets"]]
         out.append(R.agreement(VARIANTS[v].label, VARIANTS[v].method, comps, 2.0))

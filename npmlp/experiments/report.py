@@ -108,6 +108,19 @@ def write_report(out):
     return path
 
 
+def scale_caveat(profile):
+    """One paragraph, for accuracy sections of a reduced profile: how much less training it does
+    than the paper, so a reader weighs the gaps below by that first."""
+    if profile.name == "paper":
+        return ""
+    samples = profile.limit or 55_000
+    steps = profile.epochs * samples
+    return (f"**Scale.** Profile `{profile.name}` trains {profile.epochs} epoch(s) on {samples:,} "
+            f"samples ({steps:,} sample-steps) where the paper trains 50 epochs on 55,000 "
+            f"(2,750,000): {2_750_000 / steps:.0f}x less. Every gap to the paper below includes that; "
+            f"the ranking of the methods and the trend with depth are the comparable part.\n")
+
+
 def _anchor(exp):
     text = f"{exp.title} ({exp.name})".lower()
     keep = [c if c.isalnum() or c in " -_" else "" for c in text]
@@ -118,8 +131,8 @@ def agreement(label, method, comparisons, tolerance, unit="points"):
     """One paragraph for a method: where our numbers agree with the paper's and where they differ.
 
     comparisons: [(what, ours, paper)]; agreement means |ours - paper| <= tolerance. The paragraph
-    ends with the known reasons for differences (paper.KNOWN_DIFFERENCES)."""
-    from .paper import KNOWN_DIFFERENCES
+    ends with the known reasons for accuracy differences (paper.ACCURACY_DIFFERENCES)."""
+    from .paper import ACCURACY_DIFFERENCES
     pairs = [(w, o, p) for w, o, p in comparisons if o is not None and p is not None]
     agree = [f"{w} ({o:.2f} vs {p:.2f})" for w, o, p in pairs if abs(o - p) <= tolerance]
     differ = [f"{w} ({o:.2f} vs {p:.2f}, {o - p:+.2f})" for w, o, p in pairs if abs(o - p) > tolerance]
@@ -130,5 +143,5 @@ def agreement(label, method, comparisons, tolerance, unit="points"):
         text += f"Within {tolerance:g} {unit} of the paper: " + "; ".join(agree) + ". "
     if differ:
         text += "Differs: " + "; ".join(differ) + ". "
-    why = KNOWN_DIFFERENCES.get(method)
+    why = ACCURACY_DIFFERENCES.get(method)
     return text + (f"Known reasons: {why}" if why else "") + "\n"

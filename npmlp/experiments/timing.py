@@ -157,7 +157,7 @@ def _method_times(v, eps):
         if eps and ph in pv:
             ours = float(np.mean([per_55k(e, ph) for e in eps]))
             parts.append(f"{ph} {ours:.1f} s vs {pv[ph][0]:g} s (x{ours / pv[ph][0]:.2f})")
-    why = paper.KNOWN_DIFFERENCES.get(VARIANTS[v].method, "")
+    why = paper.TIMING_DIFFERENCES.get(VARIANTS[v].method, "")
     text = "; ".join(parts) if parts else "not measured here"
     return f"**{VARIANTS[v].label}.** Per 55,000 samples, ours vs paper: {text}. {why}\n"
 
