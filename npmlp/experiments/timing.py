@@ -11,6 +11,8 @@ Timing runs cover a training subset in the quick profile: seconds per epoch are 
 extrapolated to the paper's 55,000-sample epoch (x 55,000 / samples), labelled as such.
 Timing runs execute alone (sweep.py); a result that came from a run executed beside others says so.
 """
+import os
+
 import numpy as np
 
 from . import figures, paper
@@ -58,12 +60,14 @@ def _plan_time(ctx):
 
 
 def _analyse_time(ctx, plan, results):
-    tables, by_depth, cumulative, shared = {}, {}, {}, []
+    tables, by_depth, cumulative, shared, loads = {}, {}, {}, [], []
     for s in plan.runs:
         r = results.get(s.key)
         if r is None or "summary" not in r:
             continue
         t, ep = s.tags, epoch_times(r)
+        loads += [x for x in (r.get("run", {}).get("load_average_before"),
+                              r.get("run", {}).get("load_average_after")) if x is not None]
         if not r.get("run", {}).get("exclusive", True):
             shared.append(s.label)
         d, v = t["dataset"], t["variant"]
@@ -79,6 +83,7 @@ def _analyse_time(ctx, plan, results):
                 np.cumsum([e["total"] for e in ep]))
     return {**plan.info, "tables": tables, "per_epoch_55k_by_depth": by_depth,
             "cumulative": cumulative, "not_exclusive": sorted(set(shared)),
+            "load_average": [min(loads), max(loads)] if loads else None,
             "paper_table3": paper.TABLE3, "paper_table4": paper.TABLE4,
             "paper_table4_tr": paper.TABLE4_TR}
 
@@ -135,6 +140,11 @@ def _write_time(ctx, a, folder):
             out.append(_method_times(v, cells.get(v, {}).get("epochs", [])))
     if a["not_exclusive"]:
         out.append("Timed beside other runs (shared machine): " + ", ".join(a["not_exclusive"]))
+    if a.get("load_average"):
+        lo, hi = a["load_average"]
+        out.append(f"1-minute load average around the timing runs: {lo:.2f}-{hi:.2f} on "
+                   f"{os.cpu_count()} logical CPUs (about 1 per busy process; a timing run is one). "
+                   f"Above ~1.2, other work shared the machine and the times are inflated.\n")
     out.append("Machine facts behind these times: notes/performance-facts.md (an exact batch-20 "
                "epoch cannot go below ~9 s on one core, a batch-1 epoch below ~30-40 s).\n")
     return "\n".join(out)
