@@ -60,7 +60,7 @@ def forward_backward(strategy, params, x, y, rng, sels=None, ledger=None):
 def first_nonfinite_layer(caches, logits_ok):
     """Index of the first layer whose output holds NaN/inf (caches[l+1] holds layer l's output)."""
     for l in range(len(caches) - 1):
-        if not np.isfinite(caches[l + 1].dense.x).all():
+        if not np.isfinite(caches[l + 1].input).all():
             return l
     return len(caches) - 1 if not logits_ok else None
 

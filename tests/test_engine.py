@@ -126,6 +126,19 @@ def test_nan_loss_stops_with_step_and_layer(blobs):
         engine.train_step(ts, blobs.train.X[:4], blobs.train.y[:4])
 
 
+@pytest.mark.parametrize("method,extra", [
+    ("dropout", {"dropout_keep": 0.5}), ("adaptive-dropout", {"standout_target_keep": 0.5}),
+    ("alsh-approx", {"alsh_active": 0.5}), ("mc-approx", {})])
+def test_nan_loss_names_the_layer_for_every_method_at_batch_1(blobs, method, extra):
+    """The batch-1 active-set path keeps its own cache type; the divergence report must read it
+    (it once raised AttributeError from the error path instead of the message)."""
+    cfg = Config(method=method, batch_size=1, **SMALL, **extra)
+    ts = build_state(cfg, blobs)
+    ts.params[1].W[...] = np.inf  # every unit of layer 2 of 3 produces inf or nan
+    with pytest.raises(TrainingDiverged, match=r"step 1 .*layer 2 of 3"):
+        engine.train_step(ts, blobs.train.X[:1], blobs.train.y[:1])
+
+
 def test_training_learns_blobs(blobs):
     cfg = Config(batch_size=10, lr=1e-2, **{**SMALL, "epochs": 3})
     ts = _fit(build_state(cfg, blobs), cfg, blobs)

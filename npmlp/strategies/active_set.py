@@ -47,6 +47,11 @@ class SparseCache(NamedTuple):
     W: np.ndarray
     sel: Selection
 
+    @property
+    def input(self):
+        """The layer's input, (D_in,): the same accessor as base.Cache.input."""
+        return self.x
+
 
 class ActiveSetStrategy(Standard):
     sparse_optimizer_state = True

@@ -30,6 +30,11 @@ class Cache(NamedTuple):
     W: Any          # the weights used (needed for the input gradient)
     sel: Any = None  # the strategy's random choice (None for STANDARD)
 
+    @property
+    def input(self):
+        """The layer's input (N, D_in), whatever the cache type (see active_set.SparseCache)."""
+        return self.dense.x
+
 
 class Standard:
     name = "standard"
