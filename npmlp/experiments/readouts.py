@@ -85,7 +85,8 @@ def prediction_spread(cm):
     true = m.sum(axis=1)
     p = predicted / max(predicted.sum(), 1)
     nz = p[p > 0]
-    entropy = float(-(nz * np.log(nz)).sum() / np.log(len(p))) if len(p) > 1 else 1.0
+    # + 0.0: one predicted label gives -0.0, which would print as '-0.000'
+    entropy = float(-(nz * np.log(nz)).sum() / np.log(len(p))) + 0.0 if len(p) > 1 else 1.0
     ratios = np.where(true > 0, predicted / np.maximum(true, 1), 0.0)
     return {"labels_predicted": int((predicted > 0).sum()), "classes": len(p),
             "max_ratio": float(ratios.max()), "entropy": entropy}
