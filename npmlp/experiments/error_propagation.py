@@ -162,7 +162,34 @@ def _write(ctx, a, folder):
                        f"the last column of each row is the output layer):\n\n" + R.md_table(
                            ["hidden layers", "network", "fitted c"] +
                            [f"l={k}" for k in range(1, kmax + 1)], rows))
+        out.append(_reading(a["measured"].get(d, {}), d))
+    out.append("The theorem models an active set whose estimate is not rescaled (ALSH-APPROX, and "
+               "standout at training time): the error then compounds by (c+1)/c per sampled layer. "
+               "DROPOUT rescales its kept units by 1/p, so its estimate is unbiased and its ratio "
+               "measures noise, which stays near 1 instead of compounding; MC-APPROX samples no "
+               "forward product, so its ratios are 0.\n")
     return "\n".join(out)
+
+
+def _reading(by_variant, dataset):
+    """Per variant, at the deepest trained network: the fitted c and the output layer's measured
+    ratio against Theorem 7.2's prediction with that c."""
+    lines = []
+    for v, by_depth in by_variant.items():
+        depth = max(by_depth, key=int)
+        e = by_depth[depth]["trained"]
+        c, rs = e["fitted_c"], e["ratios"]
+        if c is None or len(rs) < 3:
+            continue
+        k = len(rs) - 1   # sampled layers below the output layer
+        lines.append(f"{VARIANTS[v].label}, {depth} hidden layers, trained: fitted c = {c:.2f}; "
+                     f"at the output layer ({k} sampled layers below) Theorem 7.2 with that c "
+                     f"predicts {theorem72(c, k):.3g}, measured {rs[-1]:.3g}")
+    if not lines:
+        return ""
+    return (f"Reading, {dataset} (c = 1 / ratio at layer 2; the paper's example assumes c = "
+            f"{paper.THEOREM72_C}, i.e. active units carrying five times the inactive mass):\n\n"
+            + R.bullet_list(lines))
 
 
 EXPERIMENT = Experiment("error-propagation", "Error propagation through sampled layers",
