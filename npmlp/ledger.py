@@ -126,3 +126,28 @@ class Ledger:
         n = self.samples - before["samples"]
         exact = sum(self.exact_macs(ph, samples=n) for ph in PRODUCT_PHASES)
         return secs, (1.0 - done / exact if exact else 0.0)
+
+
+def report_lines(snap):
+    """The run summary's ledger block, from a `snapshot()` (or summary.json's "ledger"): per work
+    phase the multiply-adds done against exact training, bytes moved, and what the phase clock says
+    that achieved."""
+    secs = snap["seconds"]
+    clock = {"forward": secs["forward"], "backward-input": None, "backward-weight": None,
+             "update": secs["update"], "overhead": secs["overhead"]}
+    lines = [f"ledger over {snap['samples']:,} training samples "
+             f"(update: elements updated; overhead: selection work):",
+             f"  {'phase':<16}{'multiply-adds':>15}{'of exact':>10}{'read GB':>10}{'written GB':>12}"
+             f"{'seconds':>10}"]
+    for ph, w in snap["phases"].items():
+        exact = w.get("exact_macs")
+        share = f"{100 * w['macs'] / exact:.1f}%" if exact else ""
+        t = clock.get(ph)
+        lines.append(f"  {ph:<16}{w['macs']:>15.4g}{share:>10}{w['bytes_read'] / 1e9:>10.2f}"
+                     f"{w['bytes_written'] / 1e9:>12.2f}{'' if t is None else f'{t:.1f}':>10}")
+    product_macs = sum(snap["phases"][ph]["macs"] for ph in PRODUCT_PHASES)
+    product_secs = secs["forward"] + secs["backward"]
+    rate = 2 * product_macs / product_secs / 1e9 if product_secs > 0 else 0.0
+    lines.append(f"  backward (input + weight) {secs['backward']:.1f} s; products at {rate:.1f} "
+                 f"GFLOP/s; compute reduction {100 * snap['compute_reduction']:.1f}%")
+    return lines

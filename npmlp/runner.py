@@ -10,7 +10,7 @@ import numpy as np
 from . import checkpoint, engine
 from .config import validate
 from .errors import UserError
-from .ledger import Ledger
+from .ledger import Ledger, report_lines
 from .metrics import confusion_matrix, label_prediction_ratios, peak_memory_bytes
 from .optim import make_optimizer
 from .params import init_params, layer_sizes
@@ -115,6 +115,8 @@ def run_training(cfg, out=None, resume=False, plot=False, progress=True, log=pri
         "data_source": data.source, "config": cfg.to_json(),
     }
     run.write_json("summary.json", summary)
+    for line in report_lines(summary["ledger"]):
+        log(line)
     log(f"test accuracy {100 * acc:.2f}%  (test loss {nll:.4f}); run folder: {run.path}")
     if plot:
         from .plots import plot_confusion, plot_curves

@@ -32,6 +32,8 @@ def test_cli_subprocess_writes_a_complete_run_folder(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "npmlp config:" in proc.stdout and "epoch   2/2" in proc.stdout
     assert "compute reduction" in proc.stdout and "time fwd" in proc.stdout
+    assert "ledger over 800 training samples" in proc.stdout    # the run summary's ledger block
+    assert "backward-weight" in proc.stdout and "GFLOP/s" in proc.stdout
     for name in ("config.json", "metrics.jsonl", "summary.json", "checkpoint.npz", "curves.png",
                  "confusion.png"):
         assert (out / name).exists(), name
