@@ -118,7 +118,7 @@ def scale_caveat(profile):
     return (f"**Scale.** Profile `{profile.name}` trains {profile.epochs} epoch(s) on {samples:,} "
             f"samples ({steps:,} sample-steps) where the paper trains 50 epochs on 55,000 "
             f"(2,750,000): {2_750_000 / steps:.0f}x less. Every gap to the paper below includes that; "
-            f"the ranking of the methods and the trend with depth are the comparable part.\n")
+            f"the ranking of the methods (and, across depths, the trend) is the comparable part.\n")
 
 
 def _anchor(exp):
