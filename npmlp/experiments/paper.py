@@ -105,7 +105,7 @@ ADELMAN_FIG1 = (
 
 # Why a correct engine should not reproduce some of the numbers above
 # (notes/reference-implementations.md §8-9), per method.
-# Why our numbers differ from the paper's, per method (notes = shared/notes/reference-implementations.md).
+# Why our numbers differ from the paper's, per method (notes = notes/reference-implementations.md).
 # Accuracy and time have different reasons, so each report section cites the relevant set.
 ACCURACY_DIFFERENCES = {
     "standard": "The paper's STANDARD code used sigmoid, N(0, 1) initialisation and lr 1e-4 (notes "

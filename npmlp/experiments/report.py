@@ -101,7 +101,8 @@ def write_report(out):
               "for Training Multilayer Perceptrons* (EDBT 2025; tech report arXiv 2306.09293). "
               "Each section shows our numbers beside the paper's and the command that regenerates "
               "them. Why several of the paper's numbers cannot be expected to reproduce is in "
-              "`notes/reference-implementations.md` §8–9 (summarised per method in each section).\n",
+              "`notes/reference-implementations.md` §8–9 (in this repository; summarised per "
+              "method in each section, where it is cited as 'notes §N').\n",
               f"Machine: {machine_summary()}.\n", "\n".join(toc) + "\n"]
     path = os.path.join(out, REPORT_NAME)
     write_text(path, "\n".join(header + parts))
