@@ -294,3 +294,13 @@ def test_smallnorb_uses_the_left_camera(tmp_path, monkeypatch):
     with pytest.raises(DataCorrupt) as info:
         load("smallnorb", data_dir=tmp_path / "data")
     assert spec.files[0] in str(info.value) and f"({N_TRAIN}, 96, 96)" in str(info.value)
+
+
+def test_source_shows_home_as_tilde(monkeypatch, tmp_path):
+    """Run records and published results name the data folder without this machine's home path."""
+    from pathlib import Path
+
+    from npmlp.data.sources import shown
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert shown(tmp_path / ".cache" / "npmlp" / "mnist") == "~/.cache/npmlp/mnist"
+    assert shown(Path("/elsewhere/data")) == "/elsewhere/data"

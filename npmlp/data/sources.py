@@ -72,13 +72,23 @@ def complete_set(folder: Path, spec: DatasetSpec):
     return (paths if len(found) == len(spec.files) else None), found
 
 
+def shown(folder: Path) -> str:
+    """`folder` as printed and recorded: under the home directory as ~/..., so run records and
+    published results do not carry one machine's home path."""
+    home = Path.home()
+    try:
+        return "~/" + str(Path(folder).relative_to(home))
+    except ValueError:
+        return str(folder)
+
+
 def describe(folder: Path, how: str) -> str:
     if how != "cache":
-        return f"{folder} (from {how})"
+        return f"{shown(folder)} (from {how})"
     provenance = folder / PROVENANCE_FILE
     if provenance.is_file():
-        return f"{folder} (cache; {provenance.read_text().strip()})"
-    return f"{folder} (cache)"
+        return f"{shown(folder)} (cache; {provenance.read_text().strip()})"
+    return f"{shown(folder)} (cache)"
 
 
 def find_local(spec: DatasetSpec, data_dir=None, notes=None):
