@@ -137,6 +137,23 @@ def total_bytes(work):
 
 # ------------------------------------------------------------------ repeated launches
 
+def relaunch_argv(script, args, scalars, lists=("batch", "threads", "optimizer")):
+    """The command line that re-runs `script` in a fresh process with the parsed `args`: each name in
+    `scalars` as `--name value` (repr for floats, so they round-trip), each in `lists` as
+    `--name v1 v2 ...`, and --lr when it was given."""
+    argv = [sys.executable, os.path.abspath(script)]
+    for name in scalars:
+        value = getattr(args, name)
+        if name == "hidden":
+            value = ",".join(map(str, value))
+        argv += ["--" + name.replace("_", "-"), repr(value) if isinstance(value, float) else str(value)]
+    for name in lists:
+        argv += ["--" + name, *map(str, getattr(args, name))]
+    if args.lr is not None:
+        argv += ["--lr", repr(args.lr)]
+    return argv
+
+
 def run_launches(argv, repeats):
     """Run `argv + ['--child-out', PATH]` in `repeats` fresh processes, one after another (a launch
     is the unit of noise on this machine: performance-facts.md §5.3). Returns (list of the JSON each

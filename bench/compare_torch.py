@@ -207,15 +207,8 @@ def parse_args(argv=None):
 
 
 def child_argv(args):
-    argv = [sys.executable, os.path.abspath(__file__), "--data", args.data, "--samples", str(args.samples),
-            "--hidden", ",".join(map(str, args.hidden)), "--pairs", str(args.pairs),
-            "--steps", str(args.steps), "--warmup-steps", str(args.warmup_steps),
-            "--check-steps", str(args.check_steps), "--eps", repr(args.eps),
-            "--batch", *map(str, args.batch), "--threads", *map(str, args.threads),
-            "--optimizer", *args.optimizer]
-    if args.lr is not None:
-        argv += ["--lr", repr(args.lr)]
-    return argv
+    return C.relaunch_argv(__file__, args, ("data", "samples", "hidden", "pairs", "steps",
+                                            "warmup_steps", "check_steps", "eps"))
 
 
 def main(argv=None):

@@ -96,14 +96,8 @@ def run_launch(args):
 
 
 def child_argv(args):
-    argv = [sys.executable, os.path.abspath(__file__), "--data", args.data, "--dtype", args.dtype,
-            "--hidden", ",".join(map(str, args.hidden)), "--samples", str(args.samples),
-            "--steps", str(args.steps), "--warmup-steps", str(args.warmup_steps),
-            "--batch", *map(str, args.batch), "--threads", *map(str, args.threads),
-            "--optimizer", *args.optimizer]
-    if args.lr is not None:
-        argv += ["--lr", str(args.lr)]
-    return argv
+    return C.relaunch_argv(__file__, args, ("data", "dtype", "hidden", "samples", "steps",
+                                            "warmup_steps"))
 
 
 def summarise(launches):
