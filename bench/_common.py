@@ -154,6 +154,26 @@ def relaunch_argv(script, args, scalars, lists=("batch", "threads", "optimizer")
     return argv
 
 
+def child_or_launches(args, run_launch, argv):
+    """The shared main of the self-relaunching scripts. As a child (--child-out PATH): one launch,
+    its JSON written to PATH; returns (None, 0). As the parent: load the data once to fail early with
+    the fetch hint, then run the launches; returns (launches, 0) or (None, exit code)."""
+    import json
+
+    from npmlp.errors import UserError
+    try:
+        if args.child_out:
+            with open(args.child_out, "w") as f:
+                json.dump(run_launch(args), f)
+            return None, 0
+        load_bench_data(args.data, args.samples or 1)
+    except UserError as e:
+        print(f"error: {e}\n(or run with --data random: seeded random data of MNIST shape)",
+              file=sys.stderr)
+        return None, e.exit_code
+    return run_launches(argv, args.repeats)
+
+
 def run_launches(argv, repeats):
     """Run `argv + ['--child-out', PATH]` in `repeats` fresh processes, one after another (a launch
     is the unit of noise on this machine: performance-facts.md §5.3). Returns (list of the JSON each

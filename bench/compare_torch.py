@@ -218,17 +218,7 @@ def main(argv=None):
     except ImportError:
         print(INSTALL_HINT, file=sys.stderr)
         return 2
-    from npmlp.errors import UserError
-    try:
-        if args.child_out:
-            with open(args.child_out, "w") as f:
-                json.dump(run_launch(args), f)
-            return 0
-        C.load_bench_data(args.data, args.samples or 1)  # fail early with the fetch hint
-    except UserError as e:
-        print(f"error: {e}\n(or run with --data random: seeded random data of MNIST shape)", file=sys.stderr)
-        return e.exit_code
-    launches, rc = C.run_launches(child_argv(args), args.repeats)
+    launches, rc = C.child_or_launches(args, run_launch, child_argv(args))
     if launches is None:
         return rc
     ok = print_report(launches, args)

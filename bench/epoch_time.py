@@ -184,17 +184,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from npmlp.errors import UserError
-    try:
-        if args.child_out:
-            with open(args.child_out, "w") as f:
-                json.dump(run_launch(args), f)
-            return 0
-        C.load_bench_data(args.data, args.samples or 1)  # fail early with the fetch hint, not in a child
-    except UserError as e:
-        print(f"error: {e}\n(or run with --data random: seeded random data of MNIST shape)", file=sys.stderr)
-        return e.exit_code
-    launches, rc = C.run_launches(child_argv(args), args.repeats)
+    launches, rc = C.child_or_launches(args, run_launch, child_argv(args))
     if launches is None:
         return rc
     rows = summarise(launches)
