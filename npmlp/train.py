@@ -56,7 +56,8 @@ def build_parser():
     p.add_argument("--out", help="run folder (default: runs/<dataset>-<method>-b<batch>-<time>)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its checkpoint (bit-identical to an "
-                        "uninterrupted run); --epochs may raise the target")
+                        "uninterrupted run); --epochs may raise the target, which stretches a "
+                        "decaying --lr-schedule over the new length (the rate steps up)")
     p.add_argument("--plot", action="store_true", help="write curves.png and confusion.png")
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
     return p
