@@ -39,13 +39,19 @@ def lines(folder, name, series, xlabel, ylabel, title="", paper_points=None, log
     return _save(fig, folder, name)
 
 
-def curve_panels(folder, name, panels, xlabel, ylabel, title=""):
-    """panels: {panel title: {label: (xs, ys)}}, side by side with a shared y axis."""
+def curve_panels(folder, name, panels, xlabel, ylabel, title="", logy=False):
+    """panels: {panel title: {label: (xs, ys)}}, side by side with a shared y axis. logy: a log y
+    axis (for quantities spanning decades), non-positive values left out of the lines."""
     n = max(len(panels), 1)
     fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.4), sharey=True, squeeze=False)
     for ax, (ptitle, series) in zip(axes[0], panels.items()):
         for label, (xs, ys) in series.items():
+            if logy:
+                kept = [(x, y) for x, y in zip(xs, ys) if y is not None and y > 0]
+                xs, ys = [x for x, _ in kept], [y for _, y in kept]
             ax.plot(xs, ys, "o-", ms=3, label=label)
+        if logy:
+            ax.set_yscale("log")
         ax.set(title=ptitle, xlabel=xlabel)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
