@@ -67,8 +67,9 @@ def _write_depth(ctx, a, folder):
     out = []
     for d in a["datasets"]:
         acc = a["test_accuracy"].get(d, {})
-        series = {VARIANTS[v].label: ([int(k) for k in by], list(by.values()))
-                  for v, by in acc.items()}
+        series = {VARIANTS[v].label: ([int(k) for k in sorted(by, key=int)],
+                                      [by[k] for k in sorted(by, key=int)])
+                  for v, by in acc.items()}   # a line must follow depth, whatever the run order
         pts = {}
         if d == "mnist":
             for (v, k), val in paper.FIG7_POINTS.items():

@@ -117,8 +117,10 @@ def _write_time(ctx, a, folder):
         out.append("Batch 20 (EDBT Table 4; the tech report's Table 5 prints other values for the "
                    "same setting, e.g. STANDARD_M 20.16 s):\n\n"
                    + _table(cells, a["table4"], paper.TABLE4, "batch 20"))
-        series = {VARIANTS[v].label: ([int(k) for k in by], list(by.values()))
-                  for v, by in a["per_epoch_55k_by_depth"].get(d, {}).items()}
+        series = {}
+        for v, by in a["per_epoch_55k_by_depth"].get(d, {}).items():
+            depths = sorted(by, key=int)   # runs finish in any order; a line must follow depth
+            series[VARIANTS[v].label] = ([int(k) for k in depths], [by[k] for k in depths])
         fig = figures.lines(folder, f"time_vs_depth_{d}.png", series, "hidden layers",
                             "seconds per 55,000 samples (extrapolated)",
                             f"{d}: training time per epoch vs depth (EDBT Fig. 8)", logy=True,
