@@ -158,3 +158,18 @@ def test_cachegrind_profile_of_a_few_training_steps(tmp_path):
     assert 0 <= rates["d1_miss_rate"] <= 1 and 0 <= rates["ll_miss_rate"] <= 1
     # the ledger's forward products of one batch-20 step: 20 x (784 x 64 + 64 x 10) MACs
     assert r["ledger_macs_per_step"] >= 20 * (784 * 64 + 64 * 10)
+
+
+def test_short_profile_is_quick_on_the_whole_training_split():
+    from npmlp.experiments.profiles import get_profile
+    quick, short = get_profile("quick"), get_profile("short")
+    assert short.limit == 0 and short.epochs == quick.epochs and short.depths == (1, 3, 5)
+    assert short.timing_limit == quick.timing_limit   # timing runs are shared with quick
+
+
+def test_scale_caveat_states_how_much_less_a_profile_trains():
+    from npmlp.experiments.profiles import get_profile
+    from npmlp.experiments.report import scale_caveat
+    assert scale_caveat(get_profile("paper")) == ""
+    assert "25x less" in scale_caveat(get_profile("short"))      # 2 x 55,000 vs 50 x 55,000
+    assert "275x less" in scale_caveat(get_profile("quick"))     # 2 x 5,000
