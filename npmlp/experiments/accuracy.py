@@ -13,13 +13,6 @@ from .variants import DEPTH_GRID, VARIANTS, available, train_run
 from .variants import TABLE2 as TABLE2_VARIANTS
 
 
-def _result_of(results, spec):
-    r = results.get(spec.key)
-    if r is None or "summary" not in r:
-        return None
-    return r
-
-
 def depth_grid_plan(ctx):
     """Runs of the depth sweep: DEPTH_GRID variants x profile depths x datasets."""
     p = ctx.profile
@@ -28,16 +21,6 @@ def depth_grid_plan(ctx):
     runs = [train_run(v, d, depth, p) for d in datasets for v in variants for depth in p.depths]
     return Plan(runs, notes + vnotes, {"datasets": datasets, "variants": [v.key for v in variants],
                                        "depths": list(p.depths)})
-
-
-def collect(plan, results):
-    """{dataset: {variant: {depth: result}}} of the finished train runs of a plan."""
-    out = {}
-    for s in plan.runs:
-        r = _result_of(results, s)
-        t = s.tags
-        out.setdefault(t["dataset"], {}).setdefault(t["variant"], {})[t["depth"]] = r
-    return out
 
 
 # ---------------------------------------------------------------- accuracy-vs-depth
@@ -142,11 +125,9 @@ def _plan_table2(ctx):
 
 def _analyse_table2(ctx, plan, results):
     acc = {}
-    for s in plan.runs:
-        r = _result_of(results, s)
-        if r is not None:
-            acc.setdefault(s.tags["dataset"], {})[s.tags["variant"]] = \
-                100 * r["summary"]["test_accuracy"]
+    for s, r in plan.finished(results):
+        acc.setdefault(s.tags["dataset"], {})[s.tags["variant"]] = \
+            100 * r["summary"]["test_accuracy"]
     return {**plan.info, "test_accuracy": acc,
             "paper": {d: dict(zip(paper.TABLE2_COLUMNS, row)) for d, row in paper.TABLE2.items()}}
 

@@ -39,10 +39,7 @@ def _plan(ctx):
 def _measures(plan, results):
     """{dataset: {variant: {depth: {'accuracy': %, 'seconds': s per 55k}}}}."""
     out = {}
-    for s in plan.runs:
-        r = results.get(s.key)
-        if r is None or "summary" not in r:
-            continue
+    for s, r in plan.finished(results):
         t = s.tags
         cell = out.setdefault(t["dataset"], {}).setdefault(t["variant"], {}).setdefault(t["depth"], {})
         if s.exclusive:

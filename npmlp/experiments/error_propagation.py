@@ -110,10 +110,7 @@ def _plan(ctx):
 
 def _analyse(ctx, plan, results):
     measured = {}
-    for s in plan.runs:
-        r = results.get(s.key)
-        if r is None or "trained" not in r:
-            continue
+    for s, r in plan.finished(results, needs="trained"):
         t = s.tags
         entry = {ph: r[ph] for ph in ("init", "trained")}
         for ph in ("init", "trained"):

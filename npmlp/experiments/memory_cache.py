@@ -95,10 +95,7 @@ def _plan(ctx):
 
 def _analyse(ctx, plan, results):
     memory, cache = {}, {}
-    for s in plan.runs:
-        r = results.get(s.key)
-        if r is None:
-            continue
+    for s, r in plan.finished(results, needs=None):
         (memory if s.kind == "memory" else cache)[s.tags["variant"]] = r
     return {**plan.info, "memory": memory, "cache": cache, "paper_memory": paper.MEMORY,
             "paper_cache": paper.CACHE_TEXT}

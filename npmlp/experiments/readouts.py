@@ -27,12 +27,10 @@ def _subset_plan(ctx, keep):
 def _summaries(plan, results):
     """{dataset: {variant: {depth: summary}}} for finished runs."""
     out = {}
-    for s in plan.runs:
-        r = results.get(s.key)
-        if r is not None and "summary" in r:
-            t = s.tags
-            out.setdefault(t["dataset"], {}).setdefault(t["variant"], {})[str(t["depth"])] = \
-                r["summary"]
+    for s, r in plan.finished(results):
+        t = s.tags
+        out.setdefault(t["dataset"], {}).setdefault(t["variant"], {})[str(t["depth"])] = \
+            r["summary"]
     return out
 
 

@@ -18,6 +18,14 @@ class Plan(NamedTuple):
     notes: list             # what was left out and why (missing datasets, unregistered methods)
     info: dict = {}         # anything analyse() needs besides the runs (grid axes, ...)
 
+    def finished(self, results, needs="summary"):
+        """(spec, result) for each run of the plan whose result holds `needs` (a train run's
+        "summary", an error probe's "trained"; None: any stored result), in plan order."""
+        for s in self.runs:
+            r = results.get(s.key)
+            if r is not None and (needs is None or needs in r):
+                yield s, r
+
 
 class Experiment(NamedTuple):
     name: str

@@ -61,10 +61,7 @@ def _plan_time(ctx):
 
 def _analyse_time(ctx, plan, results):
     tables, by_depth, cumulative, shared, loads = {}, {}, {}, [], []
-    for s in plan.runs:
-        r = results.get(s.key)
-        if r is None or "summary" not in r:
-            continue
+    for s, r in plan.finished(results):
         t, ep = s.tags, epoch_times(r)
         loads += [x for x in (r.get("run", {}).get("load_average_before"),
                               r.get("run", {}).get("load_average_after")) if x is not None]
@@ -197,10 +194,7 @@ def _plan_batch(ctx):
 
 def _analyse_batch(ctx, plan, results):
     curves, times, acc = {}, {}, {}
-    for s in plan.runs:
-        r = results.get(s.key)
-        if r is None or "summary" not in r:
-            continue
+    for s, r in plan.finished(results):
         d, b = s.tags["dataset"], str(s.tags["batch_size"])
         curves.setdefault(d, {})[b] = [100 * m["val_accuracy"] for m in r["history"]]
         times.setdefault(d, {})[b] = [per_55k(e, "total") for e in epoch_times(r)]
