@@ -64,11 +64,11 @@ class Ledger:
         return total
 
     def totals(self, phase=None, layer=None):
-        out = np.zeros(3, np.int64)
+        out = [0, 0, 0]
         for (l, ph), w in self.work.items():
             if (phase is None or ph == phase) and (layer is None or l == layer):
-                out += np.array(w, np.int64)
-        return out
+                out = [a + b for a, b in zip(out, w)]
+        return np.array(out, np.int64)
 
     def compute_reduction(self):
         """1 - (product MACs performed) / (product MACs of exact training), over the same samples."""

@@ -96,6 +96,11 @@ class Optimizer:
         (kernels/update.py:sgd_backward_fused), else None. Only plain SGD has such a step."""
         return None
 
+    def _update_weights_in_one_pass(self, l, p, grad, ledger):
+        """Update W from its factored gradient in one pass, if this optimiser has such a step for
+        this gradient; True when done (the bias is then updated as usual)."""
+        return False
+
     def _update_layer(self, l, p, grad: WeightGrad, ledger):
         d_out, d_in = p.W.shape
         rows = grad.rows
@@ -111,7 +116,9 @@ class Optimizer:
         st = self.state[l]
         n = grad.G.shape[0]
         itemsize = p.W.dtype.itemsize
-        if grad.applied:  # W was updated during backward; only the bias is left
+        # W already updated, during backward (fused batch-1 SGD) or by an optimiser's one-pass
+        # step: only the bias is left
+        if grad.applied or self._update_weights_in_one_pass(l, p, grad, ledger):
             db = grad.bias().astype(p.W.dtype, copy=False)[:, None]
             self._apply(p.b[:, None], st, "b", visit, pos_map, g=db, l=l, bias=True)
             return
@@ -142,39 +149,35 @@ class SGD(Optimizer):
     # instead of forming the gradient in a buffer and applying it in a second pass: measured 1.24x
     # per batch-20 epoch (bench/notes_epoch.md §3.1). Tests switch it off to compare the two.
     gemm_update = True
+    _gemm = None   # scipy's ?gemm for the parameters' dtype, looked up on first use
 
     def fused_lr(self, n_batch):
         return self.lr if n_batch == 1 and self.cfg.momentum == 0 else None
 
-    def _update_layer(self, l, p, grad, ledger):
-        if (self.gemm_update and self.cfg.momentum == 0 and grad.rows is None and not grad.applied
+    def _update_weights_in_one_pass(self, l, p, grad, ledger):
+        """Plain SGD on an exact mini-batch: W -= lr G^T A in place, Eq. 1's weight gradient and the
+        step in one BLAS call. In W's transposed (Fortran) view: W^T <- 1 * W^T + (-lr) A^T G."""
+        if not (self.gemm_update and self.cfg.momentum == 0 and grad.rows is None
                 and grad.G.shape[0] > FACTORED_MAX_BATCH):
-            self._gemm_step(l, p, grad, ledger)
-            return
-        super()._update_layer(l, p, grad, ledger)
-
-    def _gemm_step(self, l, p, grad, ledger):
-        """W -= lr G^T A in place (Eq. 1's weight gradient and the SGD step in one BLAS call), then
-        the bias. In W's transposed (Fortran) view: W^T <- 1 * W^T + (-lr) A^T G."""
-        from scipy.linalg.blas import get_blas_funcs
+            return False
         W = p.W
+        if self._gemm is None:
+            from scipy.linalg.blas import get_blas_funcs
+            self._gemm = get_blas_funcs("gemm", (W,))
         G = np.ascontiguousarray(grad.G, dtype=W.dtype)   # (N, D_out)
         A = np.ascontiguousarray(grad.A, dtype=W.dtype)   # (N, D_in)
         n, (d_out, d_in), itemsize = G.shape[0], W.shape, W.dtype.itemsize
         if ledger is not None:
             ledger.switch("backward")
-        gemm = get_blas_funcs("gemm", (W,))
-        out = gemm(alpha=-self.lr, a=A.T, b=G.T, beta=1.0, c=W.T, trans_b=True, overwrite_c=True)
+        out = self._gemm(alpha=-self.lr, a=A.T, b=G.T, beta=1.0, c=W.T, trans_b=True,
+                         overwrite_c=True)
         if not np.shares_memory(out, W):   # BLAS had to copy (not expected for a C-ordered W)
             W[...] = out.T
         if ledger is not None:
             ledger.add(l, "backward-weight", d_out * d_in * n, n * (d_out + d_in) * itemsize, 0)
             ledger.add(l, "update", d_out * d_in, d_out * d_in * itemsize, d_out * d_in * itemsize)
             ledger.switch("update")
-        st = self.state[l]
-        db = grad.bias().astype(W.dtype, copy=False)[:, None]   # (D_out, 1), Eq. 1, grad b = delta
-        rows = self._all_rows[l]
-        self._apply(p.b[:, None], st, "b", rows, rows, g=db, l=l, bias=True)
+        return True
 
     def _init_state(self, p):
         self.n_state = 1 if self.cfg.momentum > 0 else 0

@@ -48,11 +48,16 @@ def test_gemm_update_moves_the_weights_by_the_gradient():
 
 
 def test_gemm_path_is_taken_only_where_it_applies(monkeypatch):
-    calls = []
-    real = SGD._gemm_step
-    monkeypatch.setattr(SGD, "_gemm_step", lambda self, *a: (calls.append(1), real(self, *a)))
+    taken = []
+    real = SGD._update_weights_in_one_pass
+
+    def spy(self, *a):
+        done = real(self, *a)
+        taken.append(done)
+        return done
+    monkeypatch.setattr(SGD, "_update_weights_in_one_pass", spy)
     _train(True, "float32", (16,), 20, steps=2)
-    assert len(calls) == 2 * 2                       # 2 steps x 2 layers
-    calls.clear()
+    assert taken == [True] * (2 * 2)                 # 2 steps x 2 layers
+    taken.clear()
     _train(True, "float32", (16,), 1, steps=2)       # batch 1: the fused backward kernel instead
-    assert calls == []
+    assert not any(taken)
