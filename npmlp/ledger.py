@@ -32,7 +32,7 @@ class Ledger:
     def __init__(self, sizes):
         self.sizes = list(sizes)              # [D_0, ..., D_L]
         # (layer, phase) -> [macs, bytes read, bytes written] as Python ints: a batch-1 step makes
-        # ~18 additions, and in-place NumPy int64 adds cost ~3x as much (measured 0.6-1 us each).
+        # ~18 additions; timeit of add() gave 0.42 us with ints against 0.63 us with int64 arrays.
         self.work = defaultdict(lambda: [0, 0, 0])
         self.times = dict.fromkeys(TIME_PHASES, 0.0)
         self.samples = 0                      # training samples seen (for the exact reference)
