@@ -81,8 +81,8 @@ def train_step(ts, x, y):
         layer = first_nonfinite_layer(caches, logits_ok=False)
         raise TrainingDiverged(
             f"the loss became {loss} at step {ts.step + 1} (epoch {ts.epoch + 1}); the first layer "
-            f"with non-finite output is layer {layer + 1} of {len(ts.params)}. The last good "
-            f"checkpoint is kept. Try a smaller --lr, or --init he / glorot.")
+            f"with non-finite output is layer {layer + 1} of {len(ts.params)}. Try a smaller --lr, "
+            f"or --init he / glorot.")
     ledger.switch("update")
     ts.optimizer.step(ts.params, grads, ledger)
     ts.step += 1

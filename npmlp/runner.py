@@ -8,8 +8,9 @@ import time
 import numpy as np
 
 from . import checkpoint, engine
-from .config import validate
-from .errors import UserError
+from .config import check_memory, config_lines, resolve, validate
+from .errors import TrainingDiverged, UserError
+from .expectations import warnings_for
 from .ledger import Ledger, report_lines
 from .metrics import confusion_matrix, label_prediction_ratios, peak_memory_bytes
 from .optim import make_optimizer
@@ -52,40 +53,96 @@ def format_epoch_line(m, epochs):
             f"compute reduction {100 * m['compute_reduction']:.1f}%{extra}")
 
 
-def run_training(cfg, out=None, resume=False, plot=False, progress=True, log=print):
-    """Train `cfg` into the run folder `out` (new, or an existing one with resume=True)."""
+# What --resume may change: these do not alter the trained model or its random stream.
+RESUMABLE = ("epochs", "threads", "eval_batch_size", "data_dir")
+
+
+def _resume_config(cfg, out, given):
+    """The stored run's config, with the options that may change on resume taken from `given`."""
+    if not out:
+        raise UserError("--resume needs --out RUN_FOLDER: the folder of the run to continue.")
+    ckpt = os.path.join(out, "checkpoint.npz")
+    if not os.path.exists(ckpt):
+        raise UserError(f"nothing to resume: {ckpt} does not exist.")
+    saved = checkpoint.read_meta(ckpt)["config"]
+    stored = type(cfg).from_json(saved)
+    given = given if given is not None else {}
+    conflicts = [k for k, v in given.items() if k not in RESUMABLE and v != getattr(stored, k)]
+    if conflicts:
+        flags = ", ".join(f"--{k.replace('_', '-')} {given[k]!r} (stored: {getattr(stored, k)!r})"
+                          for k in conflicts)
+        raise UserError(f"--resume continues the run stored in {out}; it cannot change {flags}. "
+                        f"Drop those flags, or start a new run with another --out. Only "
+                        f"{', '.join('--' + k.replace('_', '-') for k in RESUMABLE)} may change.")
+    changes = {k: given[k] for k in RESUMABLE if k in given}
+    if "epochs" in changes:
+        changes["epochs"] = max(changes["epochs"], stored.epochs)
+    return stored.with_(**changes)
+
+
+def _compile(cfg, log, stage):
+    """Compile (or load) the kernels this run uses, saying so first when it will take a while."""
+    import kernels
+    modules = kernels.needed(cfg.method, batch_size=cfg.batch_size, optimizer=cfg.optimizer,
+                             alsh_hash=cfg.alsh_hash)
+    cold, seconds = kernels.compile_estimate(modules)
+    stage["now"] = "while compiling kernels (the next run compiles again what was not finished)"
+    if cold:
+        log(f"compiling kernels (first run only, ~{seconds} s): {', '.join(cold)}")
+    compile_s = kernels.warmup(modules)
+    log(f"kernels compiled/loaded in {sum(compile_s.values()):.2f}s (not counted in epoch times)")
+    return compile_s
+
+
+def run_training(cfg, out=None, resume=False, plot=False, progress=True, log=print, given=None,
+                 stage=None):
+    """Train `cfg` into the run folder `out` (new, or an existing one with resume=True).
+
+    `given`: the options the user set explicitly (the CLI passes them): methods then start at the
+    paper's setting for what was not given, and --resume refuses changes to anything but RESUMABLE.
+    `stage`: a dict whose "now" (and "kept") say what was going on, for the Ctrl-C message. The run
+    folder is created only once the data is loaded, the network fits in memory and the kernels are
+    compiled, so a run that cannot start leaves nothing behind."""
+    stage = stage if stage is not None else {}
     if resume:
-        if not out:
-            raise UserError("--resume needs --out RUN_FOLDER: the folder of the run to continue.")
-        ckpt = os.path.join(out, "checkpoint.npz")
-        if not os.path.exists(ckpt):
-            raise UserError(f"nothing to resume: {ckpt} does not exist.")
-        saved = checkpoint.read_meta(ckpt)["config"]
-        cfg = type(cfg).from_json({**saved, "epochs": max(cfg.epochs, saved["epochs"])})
+        cfg = _resume_config(cfg, out, given)
+    cfg, notes, lines = resolve(cfg, None if resume else given)
     validate(cfg, tuple(STRATEGIES))
     run = RunDir(out or default_run_dir(cfg))
-    run.create(must_be_new=not resume)
-    threads = set_threads(cfg.threads)
+    run.check(must_be_new=not resume)
 
-    log("npmlp config: " + "  ".join(f"{k}={v}" for k, v in cfg.relevant().items()))
+    for line in config_lines(cfg, notes) + lines + warnings_for(cfg):
+        log(line)
+    threads = set_threads(cfg.threads)
+    stage["now"] = "while loading the data"
+    stage["kept"] = "files fetched completely stay in the cache; nothing else was written"
     data = load_data(cfg, progress)
     log(f"data: {data.name} from {data.source}: train {data.train.X.shape}, "
         f"val {data.val.X.shape}, test {data.test.X.shape}")
-    import kernels
-    compile_s = kernels.warmup()
-    log(f"kernels compiled/loaded in {sum(compile_s.values()):.2f}s (not counted in epoch times)")
+    n = data.train.X.shape[0]
+    if cfg.batch_size > n:
+        raise UserError(f"--batch-size {cfg.batch_size} is larger than the training set ({n} "
+                        f"samples); choose at most {n}.")
+    check_memory(cfg, data.train.X.shape[1], data.num_classes)
+    stage["kept"] = "nothing was written"
+    compile_s = _compile(cfg, log, stage)
 
     ts = build_state(cfg, data)
+    run.create(must_be_new=not resume)
     if resume:
         checkpoint.load_into(run.file("checkpoint.npz"), ts)
         log(f"resumed {run.path} at epoch {ts.epoch} (+{ts.pos} samples), step {ts.step}")
     run.write_json("config.json", cfg.to_json())
+    stage["now"] = "while starting training"
+    stage["kept"] = f"{run.path} holds config.json" + (" and the checkpoint it resumed" if resume else "")
     if cfg.epochs < 50:
         log(f"training {cfg.epochs} epoch(s); the paper trains 50: add --epochs 50")
 
     def on_epoch_end(ts, metrics):
         run.write_metrics(ts.history)
         checkpoint.save(run.file("checkpoint.npz"), ts, cfg)
+        stage["kept"] = (f"the checkpoint of epoch {ts.epoch} is in {run.path}; continue with: "
+                         f"python -m npmlp.train --resume --out {run.path}")
         log(format_epoch_line(metrics, cfg.epochs))
 
     def on_interrupt(ts):
@@ -98,8 +155,16 @@ def run_training(cfg, out=None, resume=False, plot=False, progress=True, log=pri
         engine.fit(ts, cfg, data, on_epoch_end, on_interrupt, progress=progress)
     except engine.Interrupted:
         return None
+    except TrainingDiverged as e:
+        kept = (f"The last good checkpoint, {run.file('checkpoint.npz')}, is kept."
+                if os.path.exists(run.file("checkpoint.npz"))
+                else f"No epoch finished, so no checkpoint was written; {run.path} holds config.json.")
+        raise TrainingDiverged(f"{e} {kept}") from None
     train_seconds = time.perf_counter() - t0
 
+    stage["now"] = "during the final evaluation"
+    stage["kept"] = (f"training finished and its checkpoint is in {run.path}; evaluate it with: "
+                     f"python -m npmlp.train --resume --out {run.path}")
     acc, nll, pred = engine.evaluate(ts.strategy, ts.params, data.test.X, data.test.y,
                                      cfg.eval_batch_size)
     cm = confusion_matrix(data.test.y, pred, data.num_classes)
@@ -119,6 +184,8 @@ def run_training(cfg, out=None, resume=False, plot=False, progress=True, log=pri
         log(line)
     log(f"test accuracy {100 * acc:.2f}%  (test loss {nll:.4f}); run folder: {run.path}")
     if plot:
+        stage["now"] = "while writing the plots"
+        stage["kept"] = f"the run is complete in {run.path} (summary.json, checkpoint.npz)"
         from .plots import plot_confusion, plot_curves
         title = f"{cfg.method} on {cfg.dataset}, hidden {'-'.join(map(str, cfg.hidden))}"
         plot_curves(ts.history, run.file("curves.png"), title)
