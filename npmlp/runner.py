@@ -186,9 +186,11 @@ def run_training(cfg, out=None, resume=False, plot=False, progress=True, log=pri
     if plot:
         stage["now"] = "while writing the plots"
         stage["kept"] = f"the run is complete in {run.path} (summary.json, checkpoint.npz)"
-        from .plots import plot_confusion, plot_curves
-        title = f"{cfg.method} on {cfg.dataset}, hidden {'-'.join(map(str, cfg.hidden))}"
+        from .config import hidden_text
+        from .plots import class_names, plot_confusion, plot_curves
+        title = f"{cfg.method} on {cfg.dataset}, hidden {hidden_text(cfg.hidden)}"
         plot_curves(ts.history, run.file("curves.png"), title)
-        plot_confusion(cm, run.file("confusion.png"), title + f": test {100 * acc:.2f}%")
+        plot_confusion(cm, run.file("confusion.png"), title + f": test {100 * acc:.2f}%",
+                       labels=class_names(cfg.dataset, data.num_classes))
         log(f"plots: {run.file('curves.png')}, {run.file('confusion.png')}")
     return summary
