@@ -165,6 +165,11 @@ class Config:
         return {k: v for k, v in self.to_json().items() if not k.startswith(others)}
 
 
+# The training methods, in the order of the strategy registry (npmlp/strategies/__init__.py:
+# STRATEGIES; a test keeps the two equal). Listed here so that parsing and checking a command line
+# imports no NumPy, SciPy or Numba: `python -m npmlp.train` prints its config line before those load.
+METHODS = ("standard", "dropout", "adaptive-dropout", "alsh-approx", "mc-approx")
+
 # Each method's options share a prefix; `--help` shows them as one group per method.
 METHOD_PREFIXES = {"dropout": "dropout_", "adaptive-dropout": "standout_",
                    "alsh-approx": "alsh_", "mc-approx": "mc_"}

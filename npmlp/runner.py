@@ -1,27 +1,28 @@
 """Build a training run from a Config and carry it out: data, parameters, strategy, optimiser, ledger,
 the loop, checkpoints, the summary and plots. `python -m npmlp.train` and the experiment suite call
 `run_training`; it returns the summary dict that it also writes to summary.json.
+
+Importing this module is light (no NumPy, SciPy or Numba): `python -m npmlp.train` prints the resolved
+config within a second or two of starting, and the heavy modules load after it (imported where used).
 """
 import os
 import time
 
-import numpy as np
-
-from . import checkpoint, engine
-from .config import check_memory, config_lines, resolve, validate
+from .config import METHODS, check_memory, config_lines, resolve, validate
 from .errors import TrainingDiverged, UserError
 from .expectations import warnings_for
-from .ledger import Ledger, report_lines
-from .metrics import confusion_matrix, label_prediction_ratios, peak_memory_bytes
-from .optim import make_optimizer
-from .params import init_params, layer_sizes
 from .runs import RunDir, default_run_dir
-from .strategies import STRATEGIES, get_strategy
-from .threads import set_threads
 
 
 def build_state(cfg, data):
     """A fresh TrainState for `cfg` on `data`; every random choice flows from one Generator."""
+    import numpy as np
+
+    from . import engine
+    from .ledger import Ledger
+    from .optim import make_optimizer
+    from .params import init_params, layer_sizes
+    from .strategies import get_strategy
     rng = np.random.default_rng(cfg.seed)
     sizes = layer_sizes(data.train.X.shape[1], cfg.hidden, data.num_classes)
     params = init_params(sizes, rng, cfg.init, cfg.init_std, np.dtype(cfg.dtype))
@@ -64,6 +65,7 @@ def _resume_config(cfg, out, given):
     ckpt = os.path.join(out, "checkpoint.npz")
     if not os.path.exists(ckpt):
         raise UserError(f"nothing to resume: {ckpt} does not exist.")
+    from . import checkpoint
     saved = checkpoint.read_meta(ckpt)["config"]
     stored = type(cfg).from_json(saved)
     given = given if given is not None else {}
@@ -107,12 +109,17 @@ def run_training(cfg, out=None, resume=False, plot=False, progress=True, log=pri
     if resume:
         cfg = _resume_config(cfg, out, given)
     cfg, notes, lines = resolve(cfg, None if resume else given)
-    validate(cfg, tuple(STRATEGIES))
+    validate(cfg, METHODS)
     run = RunDir(out or default_run_dir(cfg))
     run.check(must_be_new=not resume)
 
     for line in config_lines(cfg, notes) + lines + warnings_for(cfg):
         log(line)
+    stage["now"] = "while loading NumPy, SciPy and Numba"
+    from . import checkpoint, engine
+    from .ledger import report_lines
+    from .metrics import confusion_matrix, label_prediction_ratios, peak_memory_bytes
+    from .threads import set_threads
     threads = set_threads(cfg.threads)
     stage["now"] = "while loading the data"
     stage["kept"] = "files fetched completely stay in the cache; nothing else was written"

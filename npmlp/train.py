@@ -8,7 +8,7 @@ import argparse
 import sys
 from dataclasses import MISSING, fields
 
-from .config import Config, help_groups, normalize_names, parse_hidden
+from .config import METHODS, Config, help_groups, normalize_names, parse_hidden
 from .errors import UserError
 
 EXAMPLES = """examples:
@@ -33,7 +33,6 @@ USAGE = ("python -m npmlp.train [--method NAME] [--dataset NAME] [--hidden SIZES
 
 
 def build_parser():
-    from .strategies import STRATEGIES
     p = argparse.ArgumentParser(prog="python -m npmlp.train", usage=USAGE,
                                 description=__doc__.split("\n\n")[0], epilog=EXAMPLES,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,7 +40,7 @@ def build_parser():
     for title, names in help_groups():
         group = p.add_argument_group(title)
         for name in names:
-            _add_option(group, by_name[name], STRATEGIES)
+            _add_option(group, by_name[name], METHODS)
         if title == "common options":
             group.add_argument("--out", help="run folder (default: runs/<dataset>-<method>-b<batch>-"
                                              "<time>)")
@@ -82,12 +81,11 @@ def _add_option(group, f, strategies):
 
 
 def config_from_args(args):
-    from .data import DATASET_NAMES
-    from .strategies import STRATEGIES
+    from .data import DATASET_NAMES      # NumPy only: still light
     given = {f.name: getattr(args, f.name) for f in fields(Config) if getattr(args, f.name) is not None}
     if "hidden" in given:
         given["hidden"] = parse_hidden(given["hidden"])
-    given = normalize_names(given, methods=tuple(STRATEGIES), datasets=DATASET_NAMES)
+    given = normalize_names(given, methods=METHODS, datasets=DATASET_NAMES)
     return Config(**given), given
 
 

@@ -312,3 +312,25 @@ def test_diverged_run_after_a_good_epoch_says_the_checkpoint_is_kept(tmp_path, c
     assert f"The last good checkpoint, {out / 'checkpoint.npz'}, is kept." in one_message(err)
     assert checkpoint.read_meta(str(out / "checkpoint.npz"))["epoch"] == 1
     assert np.isfinite(np.load(out / "checkpoint.npz")["param.0.W"]).all()
+
+
+def test_the_light_method_list_is_the_registry():
+    """config.METHODS lets the CLI check --method before Numba loads; it must name every strategy."""
+    from npmlp.config import METHODS
+    from npmlp.strategies import STRATEGIES
+    assert METHODS == tuple(STRATEGIES)
+
+
+def test_the_config_line_comes_before_numpy_scipy_and_numba_load(tmp_path):
+    """The first line a user sees needs no SciPy or Numba import (a fresh run printed nothing for
+    ~64 s); stopped at that line, so nothing runs."""
+    code = ("import sys, npmlp.train as t, npmlp.runner as r\n"
+            "args = t.build_parser().parse_args(['--dataset', 'synthetic', '--no-progress'])\n"
+            "cfg, given = t.config_from_args(args)\n"
+            "def stop(line):\n"
+            "    heavy = sorted(m for m in ('numba', 'scipy') if m in sys.modules)\n"
+            "    print('HEAVY', heavy, line[:13]); sys.exit(0)\n"
+            "r.run_training(cfg, out=sys.argv[1], given=given, log=stop)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "r")], cwd=REPO,
+                          capture_output=True, text=True, timeout=120, env=_env(NPMLP_OFFLINE="1"))
+    assert "HEAVY [] npmlp config:" in proc.stdout, proc.stdout + proc.stderr
