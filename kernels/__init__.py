@@ -61,13 +61,21 @@ def needed(method, **settings):
 
 
 def _cache_dirs():
-    """Where Numba writes index files (.nbi) for this package: NUMBA_CACHE_DIR if set (mirroring the
-    package path below it), else __pycache__ beside the sources."""
+    """Where Numba keeps the index files (.nbi) of this package, as its cache locators place them:
+    NUMBA_CACHE_DIR/<kernels_sha1-of-folder> if set, else __pycache__ beside the sources, else the
+    user-wide cache folder (when __pycache__ is not writable)."""
+    from numba.core import caching, config
     here = os.path.dirname(os.path.abspath(__file__))
-    from numba.core.config import CACHE_DIR
-    if CACHE_DIR:
-        return glob.glob(os.path.join(CACHE_DIR, "**", "kernels"), recursive=True) or [CACHE_DIR]
-    return [os.path.join(here, "__pycache__")]
+    sub = caching._CacheLocator.get_suitable_cache_subpath(os.path.join(here, "_jit.py"))
+    if config.CACHE_DIR:
+        return [os.path.join(config.CACHE_DIR, sub)]
+    dirs = [os.path.join(here, "__pycache__")]
+    try:
+        from numba.misc.appdirs import AppDirs
+        dirs.append(os.path.join(AppDirs(appname="numba", appauthor=False).user_cache_dir, sub))
+    except ImportError:
+        pass
+    return dirs
 
 
 def is_cached(module):

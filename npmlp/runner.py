@@ -68,7 +68,8 @@ def _resume_config(cfg, out, given):
     from . import checkpoint
     saved = checkpoint.read_meta(ckpt)["config"]
     stored = type(cfg).from_json(saved)
-    given = given if given is not None else {}
+    if given is None:    # a complete config (the experiment suite): it may only change RESUMABLE
+        given = {k: getattr(cfg, k) for k in RESUMABLE}
     conflicts = [k for k, v in given.items() if k not in RESUMABLE and v != getattr(stored, k)]
     if conflicts:
         flags = ", ".join(f"--{k.replace('_', '-')} {given[k]!r} (stored: {getattr(stored, k)!r})"

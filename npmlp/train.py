@@ -46,7 +46,7 @@ def build_parser():
                                              "<time>)")
             group.add_argument("--resume", action="store_true",
                                help="continue the run in --out from its checkpoint (bit-identical to "
-                                    "an uninterrupted run); only --epochs, --threads and "
+                                    "an uninterrupted run); only --epochs, --threads, --data-dir and "
                                     "--eval-batch-size may change. A higher --epochs stretches a "
                                     "decaying --lr-schedule over the new length (the rate steps up)")
             group.add_argument("--plot", action="store_true",
