@@ -236,17 +236,25 @@ def hidden_text(hidden):
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def terminal_width():
+    return max(40, min(shutil.get_terminal_size((100, 24)).columns, 160))
+
+
+def wrap(text, width=None):
+    """`text` as lines no wider than the terminal (continuations indented)."""
+    return textwrap.wrap(text, width=width or terminal_width(), subsequent_indent="  ",
+                         break_long_words=True, break_on_hyphens=False)
+
+
 def config_lines(cfg, notes=None, width=None):
     """The resolved config as lines no wider than the terminal; `notes` = {field: why}."""
     notes = notes or {}
-    width = width or max(40, min(shutil.get_terminal_size((100, 24)).columns, 160))
     words = []
     for k, v in cfg.relevant().items():
         v = hidden_text(v) if k == "hidden" else str(v)
         v = v if len(v) <= 60 else v[:57] + "..."
         words.append(f"{k}={v}" + (f" ({notes[k]})" if k in notes else ""))
-    return textwrap.wrap("npmlp config: " + "  ".join(words), width=width, subsequent_indent="  ",
-                         break_long_words=True, break_on_hyphens=False)
+    return wrap("npmlp config: " + "  ".join(words), width)
 
 
 def available_cores():

@@ -8,7 +8,7 @@ config within a second or two of starting, and the heavy modules load after it (
 import os
 import time
 
-from .config import METHODS, check_memory, config_lines, resolve, validate
+from .config import METHODS, check_memory, config_lines, resolve, validate, wrap
 from .errors import TrainingDiverged, UserError
 from .expectations import warnings_for
 from .runs import RunDir, default_run_dir
@@ -114,7 +114,7 @@ def run_training(cfg, out=None, resume=False, plot=False, progress=True, log=pri
     run = RunDir(out or default_run_dir(cfg))
     run.check(must_be_new=not resume)
 
-    for line in config_lines(cfg, notes) + lines + warnings_for(cfg):
+    for line in config_lines(cfg, notes) + [w for text in lines + warnings_for(cfg) for w in wrap(text)]:
         log(line)
     stage["now"] = "while loading NumPy, SciPy and Numba"
     from . import checkpoint, engine
