@@ -39,6 +39,11 @@ FINDINGS = (
             _MASKED.replace("{speed}", "slower than STANDARD (19.4 vs 14.3 s/epoch)"), _BATCH_N),
     Finding("alsh-approx", lambda c: c.batch_size > 1,
             _MASKED.replace("{speed}", "slower than STANDARD (17.3 vs 14.3 s/epoch)"), _BATCH_N),
+    Finding("mc-approx", lambda c: c.batch_size == 1,
+            "at batch 1 saves no time: the sampling probabilities need a pass over W that costs "
+            "what the exact product costs (92.8 vs STANDARD's 83.7 s/epoch, Adam)",
+            "bench/README.md 'Methods per epoch' (batch 1); results/REPORT.md 'Training time per "
+            "epoch'"),
     Finding("dropout", lambda c: c.dropout_keep <= 0.05 and _depth(c) >= 3,
             "keep {cfg.dropout_keep} on {depth} hidden layers collapses to one predicted label "
             "(MNIST 3 hidden: 10.24% test accuracy, 1 of 10 labels predicted)",

@@ -141,7 +141,7 @@ def run_training(cfg, out=None, resume=False, plot=False, progress=True, log=pri
         checkpoint.load_into(run.file("checkpoint.npz"), ts)
         log(f"resumed {run.path} at epoch {ts.epoch} (+{ts.pos} samples), step {ts.step}")
     run.write_json("config.json", cfg.to_json())
-    stage["now"] = "while starting training"
+    stage["now"] = "during training (a second Ctrl-C stops at once)"
     stage["kept"] = f"{run.path} holds config.json" + (" and the checkpoint it resumed" if resume else "")
     if cfg.epochs < 50:
         log(f"training {cfg.epochs} epoch(s); the paper trains 50: add --epochs 50")
