@@ -125,8 +125,9 @@ def run_training(cfg, out=None, resume=False, plot=False, progress=True, log=pri
     stage["now"] = "while loading the data"
     stage["kept"] = "files fetched completely stay in the cache; nothing else was written"
     data = load_data(cfg, progress)
-    log(f"data: {data.name} from {data.source}: train {data.train.X.shape}, "
-        f"val {data.val.X.shape}, test {data.test.X.shape}")
+    for line in wrap(f"data: {data.name} from {data.source}: train {data.train.X.shape}, "
+                     f"val {data.val.X.shape}, test {data.test.X.shape}"):
+        log(line)
     n = data.train.X.shape[0]
     if cfg.batch_size > n:
         raise UserError(f"--batch-size {cfg.batch_size} is larger than the training set ({n} "
