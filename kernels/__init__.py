@@ -20,9 +20,10 @@ MODULES = ("update", "active_forward", "active_backward", "active_weight_grad",
            "crs_norms", "crs_sampling", "crs_product",
            "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select")
 
-# Which kernel modules a run needs: (method or "*", module, {setting: value} that must all match).
-# Settings are keyword arguments of needed(): batch_size, optimizer, and any option such as alsh_hash.
-# Registering a module for a method is one line here.
+# Which kernel modules a run needs: (method or "*", module, {setting: condition} that must all hold).
+# Settings are the run's options (npmlp passes every field of its Config: batch_size, optimizer,
+# alsh_hash, ...); a condition is a value to equal or a predicate, e.g. {"batch_size": 1} or
+# {"batch_size": lambda b: b > 1}. Registering a module for a method is one line here.
 NEEDS = (
     ("*", "update", {}),
     ("dropout", "active_forward", {}),
@@ -54,7 +55,8 @@ def needed(method, **settings):
     """The kernel modules a run of `method` with `settings` uses (in NEEDS order, no repeats)."""
     out = []
     for who, module, when in NEEDS:
-        if who in ("*", method) and all(settings.get(k) == v for k, v in when.items()):
+        if who in ("*", method) and all(v(settings.get(k)) if callable(v) else settings.get(k) == v
+                                        for k, v in when.items()):
             if module not in out:
                 out.append(module)
     return tuple(out)

@@ -86,8 +86,7 @@ def _resume_config(cfg, out, given):
 def _compile(cfg, log, stage):
     """Compile (or load) the kernels this run uses, saying so first when it will take a while."""
     import kernels
-    modules = kernels.needed(cfg.method, batch_size=cfg.batch_size, optimizer=cfg.optimizer,
-                             alsh_hash=cfg.alsh_hash)
+    modules = kernels.needed(cfg.method, **{k: v for k, v in cfg.to_json().items() if k != "method"})
     cold, seconds = kernels.compile_estimate(modules)
     stage["now"] = "while compiling kernels (the next run compiles again what was not finished)"
     if cold:

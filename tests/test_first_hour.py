@@ -86,7 +86,7 @@ def test_threads_beyond_the_cores_are_capped_and_said(tmp_path, capsys):
 
 # ---------------------------------------------------------------- item 3: compile only what runs
 
-def test_kernels_needed_per_method():
+def test_kernels_needed_per_method(monkeypatch):
     import kernels
     assert kernels.needed("standard") == ("update",)
     assert "lsh_select" in kernels.needed("alsh-approx") and "crs_norms" not in kernels.needed("alsh-approx")
@@ -95,6 +95,10 @@ def test_kernels_needed_per_method():
     assert set(kernels.needed("mc-approx")) == {"update", "crs_norms", "crs_sampling", "crs_product"}
     for _, module, _ in kernels.NEEDS:
         assert module in kernels.MODULES
+    extra = (("standard", "crs_norms", {"batch_size": lambda b: b > 1}),)   # a predicate condition
+    monkeypatch.setattr(kernels, "NEEDS", kernels.NEEDS + extra)
+    assert "crs_norms" in kernels.needed("standard", batch_size=20)
+    assert "crs_norms" not in kernels.needed("standard", batch_size=1)
 
 
 def test_warmup_of_named_modules_compiles_only_those():
