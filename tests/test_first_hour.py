@@ -308,10 +308,10 @@ def test_diverged_run_after_a_good_epoch_says_the_checkpoint_is_kept(tmp_path, c
     out = tmp_path / "r"
     step = engine.train_step
 
-    def nan_step(ts, x, y):          # the engine's own divergence, in the second epoch
+    def nan_step(ts, x, y, *args, **kwargs):     # the engine's own divergence, in the second epoch
         if ts.epoch == 1:
             raise TrainingDiverged("the loss became nan at step 99.")
-        return step(ts, x, y)
+        return step(ts, x, y, *args, **kwargs)
 
     monkeypatch.setattr(engine, "train_step", nan_step)
     code, _, err = run_main([*QUICK, "--epochs", "2", "--out", str(out)], capsys)
