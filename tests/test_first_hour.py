@@ -341,3 +341,11 @@ def test_the_config_line_comes_before_numpy_scipy_and_numba_load(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "r")], cwd=REPO,
                           capture_output=True, text=True, timeout=120, env=_env(NPMLP_OFFLINE="1"))
     assert "HEAVY [] npmlp config:" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_case_and_underscore_variants_reach_the_run(tmp_path, capsys):
+    out = tmp_path / "r"
+    code, _, _ = run_main([*QUICK, "--method", "MC_APPROX", "--activation", "ReLU", "--out", str(out)],
+                          capsys)
+    saved = json.loads((out / "config.json").read_text())
+    assert code == 0 and saved["method"] == "mc-approx" and saved["activation"] == "relu"
