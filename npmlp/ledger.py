@@ -16,7 +16,8 @@ over exact training) is a read-out: 1 - done / exact over the three product phas
 Wall time is charged by a phase clock: `switch(phase)` charges the time since the last switch to the
 phase that was running. The engine switches between forward/backward/update; a strategy switches to
 "overhead" around its selection work and back. Phase times are "forward", "backward", "update",
-"overhead", "eval".
+"overhead", "eval", and "fused": a compiled batch-1 step
+(npmlp/fastpath.py) has no phase boundary a clock can see, so its time is its own phase.
 """
 import time
 from collections import defaultdict
@@ -25,7 +26,7 @@ import numpy as np
 
 PRODUCT_PHASES = ("forward", "backward-input", "backward-weight")
 WORK_PHASES = PRODUCT_PHASES + ("update", "overhead")
-TIME_PHASES = ("forward", "backward", "update", "overhead", "eval")
+TIME_PHASES = ("forward", "backward", "update", "overhead", "eval", "fused")
 
 
 class Ledger:
