@@ -15,9 +15,11 @@ same order, e.g. NumPy's pairwise summation over the classes. What still differs
     losses and logit gradients agree to rounding only (float64 ones are bit-identical, tested);
   - STANDARD's dense products: the reference calls BLAS (W @ x); here the 4-row dot kernel runs.
 
-Methods (`method`): 0 STANDARD (every unit), 1 DROPOUT (unit j of hidden layer l kept when its pre-drawn
-uniform u < p; the reference draws `rng.random(D_out)` per hidden layer per step, so a chunk draws
-`rng.random(n * sum(D_hidden))` at once: the same numbers for PCG64, tested).
+Methods (`method`, the selection stage `_select`): 0 STANDARD (every unit), 1 DROPOUT (unit j of hidden
+layer l kept when its pre-drawn uniform u < p; the reference draws `rng.random(D_out)` per hidden
+layer per step, so a chunk draws `rng.random(n * sum(D_hidden))` at once: the same numbers for PCG64,
+tested), 2 ALSH-APPROX (query hashing, table lookup and the edbt selection, by the njit LSH kernels,
+drawing from the strategy's uniform pool; the tables are rebuilt in Python between chunks).
 Optimisers (`opt`): 0 SGD (momentum in state 1 when mu > 0), 1 Adam (state 1 = m, 2 = v; lazy per-row
 step counts when `sparse_state`), 2 Adagrad (state 1 = h). Every optimiser visits the active rows
 only with `sparse_state`, every row otherwise (EDBT's dense state), exactly as npmlp/optim.py.
@@ -25,15 +27,19 @@ only with `sparse_state`, every row otherwise (EDBT's dense state), exactly as n
 Shape legend: L layers; W[l] (D_out, D_in), b[l] (D_out,); x (D_0,) one sample; C = D_L classes;
 K[l] kept units of layer l, J[l] non-zero inputs of layer l (D_0 for layer 0, which is treated as dense).
 """
+from typing import Any, NamedTuple
+
 import numpy as np
 from numba import typed
 
 from . import active_backward as KB
 from . import active_forward as KF
+from . import lsh_hash as LH
+from . import lsh_select as LS
 from . import update as KU
 from ._jit import jit, register_warmup
 
-STANDARD, DROPOUT = 0, 1
+STANDARD, DROPOUT, ALSH = 0, 1, 2
 SGD, ADAM, ADAGRAD = 0, 1, 2
 # counts[l, :] per layer, summed over the chunk's steps: what was computed, for the ledger
 N_COUNTS = 4
@@ -68,6 +74,44 @@ def fused_step_reference(Ws, bs, x, y, u, p, scale, lr):
         if l > 0:
             delta = d_prev * masks[l - 1] * (acts[l] > 0)   # f'(z) ⊙ r / p
     return float(-logp[y])
+
+
+class LshArgs(NamedTuple):
+    """ALSH-APPROX's per-hidden-layer arrays for _select (strategies/alsh.py's _LayerIndex)."""
+    planes: Any        # list of (K L, D_in + m) hash planes
+    pbc: Any           # list of the same, (D_in + m, K L) (sparse queries)
+    offsets: Any       # list of (L, 2^K + 1) int32 bucket offsets
+    ids: Any           # list of (L, D_out) int32 unit ids by bucket
+    qcodes: Any        # list of (L,) int32 query codes (scratch)
+    out: Any           # list of (D_out,) int32 selected ids (scratch)
+    mark: Any          # list of (D_out,) int32, zero between calls
+    buf: Any           # list of (D_out,) int32
+    flag: Any          # list of (D_out,) uint8, zero between calls (the sort)
+    c: float           # Q's appended coordinate value
+    m: int             # coordinates appended by the transform
+    nbits: int         # K, bits per table
+    ntab: int          # L, tables per layer
+    tau: Any           # (hidden layers,) int64 active-set sizes
+
+
+def lsh_args(layers, c, m, nbits, ntab, tau, dtype):
+    """LshArgs from per-layer (planes, planes_by_coord, offsets, ids, qcodes, scratch.mark,
+    scratch.buf) tuples; `layers` empty gives placeholders (the kernel then never reads them)."""
+    if not layers:
+        z2, i2 = np.zeros((1, 1), dtype), np.zeros((1, 1), np.int32)
+        layers = [(z2, z2, i2, i2, np.zeros(1, np.int32), np.zeros(1, np.int32),
+                   np.zeros(1, np.int32))]
+    cols = list(zip(*layers))
+    return LshArgs(*(as_list(col) for col in cols[:5]),
+                   as_list(np.zeros(ids.shape[1], np.int32) for ids in cols[3]),
+                   as_list(cols[5]), as_list(cols[6]),
+                   as_list(np.zeros(ids.shape[1], np.uint8) for ids in cols[3]),
+                   float(c), int(m), int(nbits), int(ntab), np.asarray(tau, np.int64))
+
+
+def no_lsh(dtype):
+    """Placeholder LshArgs for the methods that hash nothing."""
+    return lsh_args([], 0.0, 0, 1, 1, [0], dtype)
 
 
 # ------------------------------------------------------------------ helpers
@@ -122,18 +166,37 @@ def _log_softmax_nll(z, y, work, dz):
 
 
 @jit
-def _select(method, l, u, off, p, W, idx):
-    """The kept units of hidden layer l into idx; returns K."""
+def _select(method, l, u, off, p, W, idx, x, xv, xi32, J, lsh, pool_u, cursor):
+    """The kept units of hidden layer l into idx, sorted; returns K.
+
+    DROPOUT: r_j ~ Bernoulli(p) from the pre-drawn uniforms u[off:off + D_out].
+    ALSH: the query Q(a^{l-1}) hashed into the layer's L tables (EDBT Eq. 2-4), the EDBT union
+    policy over its buckets (strategies/alsh.py), with the same kernels and the strategy's own
+    uniform pool; the ids are then sorted by a pass over a flag per unit (np.sort allocates).
+    A new method plugs in here: a branch that writes sorted ids into idx and returns their number."""
     d_out = W.shape[0]
-    if method == STANDARD:
-        for j in range(d_out):
-            idx[j] = j
-        return d_out
     K = 0
-    for j in range(d_out):                               # r_j ~ Bernoulli(p), from pre-drawn u
-        if u[off + j] < p:
-            idx[K] = j
-            K += 1
+    if method == DROPOUT:
+        for j in range(d_out):                           # r_j ~ Bernoulli(p)
+            if u[off + j] < p:
+                idx[K] = j
+                K += 1
+    elif method == ALSH:
+        (planes, pbc, offsets, ids, qcodes, out, mark, buf, flag, c, m, nbits, ntab, tau) = (
+            lsh.planes[l], lsh.pbc[l], lsh.offsets[l], lsh.ids[l], lsh.qcodes[l], lsh.out[l],
+            lsh.mark[l], lsh.buf[l], lsh.flag[l], lsh.c, lsh.m, lsh.nbits, lsh.ntab, lsh.tau[l])
+        if l == 0:
+            valid = LH._srp_query_dense(x, c, planes, nbits, ntab, qcodes)
+        else:
+            valid = LH._srp_query_sparse(xv[:J], xi32[:J], c, m, pbc, nbits, ntab, qcodes)
+        size = LS._select_edbt(offsets, ids, qcodes, valid, tau, pool_u, cursor, out, mark, buf)
+        for k in range(size):
+            flag[out[k]] = 1
+        for j in range(d_out):
+            if flag[j]:
+                flag[j] = 0
+                idx[K] = j
+                K += 1
     return K
 
 
@@ -156,9 +219,10 @@ def _update(opt, W, b, S1, S2, S1b, S2b, G, A, db, visit, pos, step, corr, lr, m
 # ------------------------------------------------------------------ the chunk kernel
 
 @jit
-def fused_chunk(method, opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow1, pow2,
+def fused_chunk(method, opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow1, pow2, lsh, pool_u,
+                cursor, pool_need,
                 Ws, bs, bs2, S1, S2, S1b, S2b, trows, p, scale, mu, b1, b2, eps,
-                zs, acts, idxs, xis, xvs, dxvs, dxds, dzs, poss, steps, corrs, allrows,
+                zs, acts, idxs, xis, xi32s, xvs, dxvs, dxds, dzs, poss, steps, corrs, allrows,
                 scratch, bscratch, work, Ks, counts, loss_sum):
     """Run len(order) batch-1 steps on samples X[order[s]] with labels Y[order[s]].
 
@@ -171,13 +235,18 @@ def fused_chunk(method, opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow1
     (D_in,), bscratch (1,), work (C,), Ks (L,). counts (L, N_COUNTS) int64 accumulates the work done;
     loss_sum (1,) float64 accumulates the losses in order, as the engine's epoch sum does.
 
-    Returns the number of steps done: fewer than len(order) when a loss is not finite. That step
-    is left undone (no parameter touched), so the engine can re-run it on the reference path,
-    which reports the divergence."""
+    lsh (LshArgs) holds ALSH's per-layer hash functions, tables and selection scratch; pool_u and
+    cursor are its uniform pool (kernels/lsh_select.py), of which a step may use pool_need.
+
+    Returns the number of steps done: fewer than len(order) when a loss is not finite or ALSH's pool
+    runs low. That step is left undone (no parameter touched), so the engine runs it on the
+    reference path, which reports the divergence or refills the pool."""
     L = len(Ws)
     dt = Ws[0].dtype.type
     one, zero = dt(1), dt(0)
     for s in range(order.shape[0]):
+        if len(pool_u) - cursor[0] < pool_need:
+            return s            # ALSH's pool runs low: the reference step refills it
         i = order[s]
         # ---------------- forward (EDBT §4) on the kept units; layer l reads a^{l-1} at xi[l]
         off = 0
@@ -188,7 +257,9 @@ def fused_chunk(method, opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow1
                 K = d_out
                 idx[:] = allrows[l]
             else:
-                K = _select(method, l, u[s], off, p, W, idx)
+                J = d_in if l == 0 else xis[l][0]
+                K = _select(method, l, u[s], off, p, W, idx, X[i], xvs[l], xi32s[l], J, lsh,
+                            pool_u, cursor)
                 off += d_out
             Ks[l] = K
             if l == 0 or method == STANDARD:
@@ -212,6 +283,7 @@ def fused_chunk(method, opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow1
                     if v != zero:                                       # np.flatnonzero(a)
                         nv[Jn] = v
                         ni[Jn + 1] = idx[k]
+                        xi32s[l + 1][Jn] = idx[k]
                         Jn += 1
                 ni[0] = Jn
         # ---------------- loss (always exact)
@@ -313,6 +385,7 @@ def make_workspace(Ws, dtype):
         acts=lst(np.zeros(d, dtype) for d in d_out),
         idxs=lst(np.zeros(d, np.int64) for d in d_out),
         xis=lst(np.zeros(d + 1, np.int64) for d in d_in),
+        xi32s=lst(np.zeros(d, np.int32) for d in d_in),
         xvs=lst(np.zeros(d, dtype) for d in d_in),
         dxvs=lst(np.zeros(d, dtype) for d in d_in),
         dxds=lst(np.zeros(d, dtype) for d in d_in),
@@ -352,7 +425,8 @@ def warmup():
                 state = [as_list(np.zeros_like(W) for W in Ws) for _ in range(2)]
                 stateb = [as_list(np.zeros((b.shape[0], 1), dt) for b in bs) for _ in range(2)]
                 fused_chunk(method, opt, True, X, Y, order, rng.random((3, 4)), np.full(3, 1e-3),
-                            np.ones((3, 2)), np.full(10, 0.5), np.full(10, 0.5),
+                            np.ones((3, 2)), np.full(10, 0.5), np.full(10, 0.5), no_lsh(dt),
+                            np.zeros(1), np.zeros(1, np.int64), 0,
                             as_list(Ws), as_list(bs), as_list(b[:, None] for b in bs),
                             state[0], state[1], stateb[0], stateb[1],
                             as_list(np.zeros(W.shape[0], np.int64) for W in Ws),

@@ -5,7 +5,8 @@ The readable engine (engine.train_step with the strategies) is the reference. `e
 has no fast path, it gets None and every step runs the reference. `why_not(ts, cfg)` says why.
 
 Which configurations have one (METHODS is the list a strategy must be on):
-    method      STANDARD, DROPOUT (ADAPTIVE-DROPOUT, ALSH-APPROX, MC-APPROX: reference path)
+    method      STANDARD, DROPOUT, ALSH-APPROX with the edbt selection policy and signed random
+                projections (its defaults); ADAPTIVE-DROPOUT and MC-APPROX run the reference path
     batch       1
     optimiser   SGD (with or without momentum), Adam (lazy per-row or dense state), Adagrad
     activation  ReLU; classes <= 128 (the loss's pairwise sum is one NumPy block)
@@ -13,13 +14,16 @@ Which configurations have one (METHODS is the list a strategy must be on):
 Equal to the reference (tests/test_fastpath.py): the chunk draws the step's uniforms from the run's
 generator in the reference's order (`rng.random(n * H)` = n calls of `rng.random(D_l)` per hidden
 layer, for PCG64), calls the same kernels on the same numbers and updates the same rows. float64
-DROPOUT runs are bit-identical (parameters, optimiser state, losses, ledger); float32 agree to
+DROPOUT and ALSH-APPROX runs are bit-identical (parameters, optimiser state, losses, ledger, ALSH's
+tables and pool); float32 agree to
 rounding (NumPy's SIMD float32 exp/log in the loss differ from libm's in the last bit); STANDARD
 agrees to rounding (the reference's dense products are BLAS calls).
 
 A chunk ends wherever Python must act: at the end of the epoch (evaluation, checkpoint), every CHUNK
-steps (progress bar, Ctrl-C), and before a step whose loss is not finite (the engine then runs that
-step on the reference path, which reports the divergence).
+steps (progress bar, Ctrl-C), after an ALSH step whose schedule is due (the strategy's own after_step
+then rebuilds the tables), and before a step the chunk cannot take: a loss that is not finite, an
+ALSH recall measurement, ALSH's uniform pool running low. The engine runs such a step on the
+reference path (which reports the divergence, measures recall, refills the pool).
 
 The ledger gets the same work entries as the reference would record (multiply-adds and bytes per
 layer and phase, from the same cost functions, summed over the chunk from per-layer counts of kept
@@ -33,13 +37,14 @@ import numpy as np
 from kernels import active_backward as KB
 from kernels import active_forward as KF
 from kernels import fused_step as KS
+from kernels import lsh
 from kernels import update as KU
 from kernels.cost import matmul_cost
 
 from .optim import lr_factor
 
 CHUNK = 500           # steps per compiled call: the progress bar and Ctrl-C are served between
-METHODS = {"standard": KS.STANDARD, "dropout": KS.DROPOUT}
+METHODS = {"standard": KS.STANDARD, "dropout": KS.DROPOUT, "alsh-approx": KS.ALSH}
 OPTIMIZERS = {"sgd": KS.SGD, "adam": KS.ADAM, "adagrad": KS.ADAGRAD}
 MAX_CLASSES = 128
 
@@ -55,6 +60,8 @@ def why_not(ts, cfg):
         return "the fused step implements ReLU only"
     if cfg.optimizer not in OPTIMIZERS:
         return f"optimizer {cfg.optimizer} has no fused update"
+    if name == "alsh-approx" and (cfg.alsh_select != "edbt" or cfg.alsh_hash == "dwta"):
+        return "ALSH's fused selection is the edbt policy with signed random projections"
     if "after_step" in vars(ts.strategy):
         return "a per-step hook is installed on the strategy (a chunk cannot call it)"
     if ts.params[-1].W.shape[0] > MAX_CLASSES:
@@ -96,6 +103,8 @@ class Runner:
         self.pow1 = self.pow2 = np.ones(1)
         self._bound = None
         self._X = self._Xc = None
+        self.pool_need = 0
+        self._no_pool = (np.zeros(1), np.zeros(1, np.int64))
 
     # --- binding the run's arrays (typed lists are built once, rebuilt if an array is replaced)
     def _arrays(self, ts):
@@ -115,10 +124,24 @@ class Runner:
         trows = [s["t_rows"] if "t_rows" in s else np.zeros(1, np.int64) for s in st]
         return Ws, bs, S, trows, bcol
 
+    def _lsh_layers(self, ts):
+        if self.method != KS.ALSH:
+            return []
+        return [(ix.proj.planes, ix.proj.planes_by_coord, ix.tables.offsets, ix.tables.ids,
+                 ix.qcodes, ix.scratch.mark, ix.scratch.buf) for ix in ts.strategy.index]
+
     def _bind(self, ts):
         Ws, bs, (S1, S2, S1b, S2b), trows, _ = self._arrays(ts)
-        key = [id(a) for a in (*Ws, *bs, *S1, *S2, *S1b, *S2b, *trows)]
+        layers = self._lsh_layers(ts)
+        key = [id(a) for a in (*Ws, *bs, *S1, *S2, *S1b, *S2b, *trows, *sum(layers, ()))]
         if key != self._bound:
+            self.lsh = KS.no_lsh(self.dtype)
+            if layers:
+                st = ts.strategy
+                ix = st.index[0]
+                self.lsh = KS.lsh_args(layers, lsh.query_constant(ix.t), ix.t.m, ix.n_bits,
+                                       ix.proj.L, st.param, self.dtype)
+                self.pool_need = sum((ix.proj.L + 5) * tau for tau in st.param)
             self.lists = dict(
                 Ws=KS.as_list(Ws), bs=KS.as_list(bs), bs2=KS.as_list(b[:, None] for b in bs),
                 S1=KS.as_list(S1), S2=KS.as_list(S2), S1b=KS.as_list(b.reshape(-1, 1) for b in S1b),
@@ -145,6 +168,10 @@ class Runner:
         ts exactly as n reference steps would. Returns the number of steps done."""
         cfg, opt = self.cfg, ts.optimizer
         self._bind(ts)
+        if self.method == KS.ALSH:
+            n = min(n, alsh_steps_to_event(ts.strategy, self.cfg))
+            if n == 0:
+                return 0        # a recall measurement: the reference step takes it
         order = np.ascontiguousarray(ts.perm[ts.pos:ts.pos + n], dtype=np.int64)
         n = order.shape[0]
         factors = [lr_factor(cfg.lr_schedule, (ts.step + s) / total_steps) for s in range(n)]
@@ -161,10 +188,13 @@ class Runner:
         dt = self.dtype.type
         self.counts[:] = 0
         self.loss_sum[0] = ts.epoch_loss_sum
+        pool = self._no_pool
+        if self.method == KS.ALSH:
+            pool = (ts.strategy.pool.u, ts.strategy.pool.cursor)
         ts.ledger.switch("fused")
         done = KS.fused_chunk(
             self.method, self.opt, self.sparse_state, self._inputs(X), y, order, u, lrs,
-            adam_dense, self.pow1, self.pow2, p=self.p, scale=self.scale, mu=dt(cfg.momentum),
+            adam_dense, self.pow1, self.pow2, self.lsh, *pool, self.pool_need, p=self.p, scale=self.scale, mu=dt(cfg.momentum),
             b1=dt(cfg.beta1), b2=dt(cfg.beta2), eps=dt(cfg.eps), counts=self.counts,
             loss_sum=self.loss_sum, **self.lists, **self.ws)
         ts.ledger.stop()
@@ -176,6 +206,8 @@ class Runner:
             self._account(ts, done)
         opt.t += done
         ts.step += done
+        if done and self.method == KS.ALSH:
+            alsh_after_steps(ts.strategy, done, ts.step, ts.params)
         ts.pos += done
         ts.epoch_batches += done
         ts.epoch_loss_sum = float(self.loss_sum[0])
@@ -204,6 +236,12 @@ class Runner:
                 add("forward", lambda K, J: KF.sparse_forward_1_cost(K, J, isz))
             if self.method == KS.DROPOUT and not out_layer:
                 ledger.add(l, "overhead", 0, n * d_out * 8, sk * 8)
+            if self.method == KS.ALSH and not out_layer:
+                ix = strategy.index[l]
+                add("overhead", lambda K, J: lsh.hash_query_cost(
+                    ix.proj, d_in, ix.t.m, isz, nnz=None if l == 0 else J)
+                    + lsh.select_cost(d_out, ix.proj.L, ix.n_bits, K))
+            if self.method != KS.STANDARD and not out_layer:
                 strategy.kept[l] += sk
             if fused_sgd and l > 0:
                 c = KU.sgd_backward_fused_cost(d_out, d_in, isz)
@@ -221,5 +259,35 @@ class Runner:
             c0 = KU.update_cost(0, 0, d_in, 1, isz, n_state, True)   # per-step constant part
             ledger.add(l, "update", visits * d_in, c.bytes_read + (n - 1) * c0.bytes_read,
                        c.bytes_written + (n - 1) * c0.bytes_written)
-        if self.method == KS.DROPOUT:
+        if self.method != KS.STANDARD:
             strategy.seen += n
+
+
+# --- ALSH-APPROX: where a chunk must end, and its per-step bookkeeping
+
+def alsh_steps_to_event(st, cfg):
+    """Steps the fast path may take before Python must act: the step whose after_step is due for a
+    table rebuild (or drift check) ends the chunk; a step that measures recall (strategies/alsh.py
+    _measure_recall, every alsh_recall_every steps) is left to the reference path (0 = this one)."""
+    sch = st.schedule
+    if sch.kind == "edbt":
+        b = st.seen_epoch if sch.counter == "epoch" else st.seen_total
+        nxt = (b // 100 + 1) * 100 if b < 10_000 else (b // 1000 + 1) * 1000
+        until = nxt - b
+    elif sch.kind == "kdd":
+        chunk = -(-sch.epoch_size // 10)
+        until = (st.seen_epoch // chunk + 1) * chunk - st.seen_epoch
+    else:
+        until = max(sch.next_at - st.seen_total, 1)
+    if cfg.alsh_recall_every:
+        until = min(until, -st.steps_taken % cfg.alsh_recall_every)
+    return until
+
+
+def alsh_after_steps(st, n, step, params):
+    """The strategy's after_step for n fused steps: only the last can be due (the chunk ends there),
+    so the counters advance by n - 1 and the last step runs the strategy's own hook."""
+    st.seen_epoch += n - 1
+    st.seen_total += n - 1
+    st.steps_taken += n - 1
+    st.after_step(step, params)

@@ -72,7 +72,8 @@ def test_kernel_equals_its_numpy_reference():
     ws = KS.make_workspace(Ws, np.float64)
     zeros = [KS.as_list(np.zeros((1, 1)) for _ in Ws)] * 2
     done = KS.fused_chunk(KS.DROPOUT, KS.SGD, True, X, Y, np.arange(6), u, np.full(6, 0.05),
-                          np.zeros((6, 2)), np.ones(1), np.ones(1), KS.as_list(Ws), KS.as_list(bs),
+                          np.zeros((6, 2)), np.ones(1), np.ones(1), KS.no_lsh(np.float64),
+                          np.zeros(1), np.zeros(1, np.int64), 0, KS.as_list(Ws), KS.as_list(bs),
                           KS.as_list(b[:, None] for b in bs), KS.as_list(Ws), KS.as_list(Ws),
                           zeros[0], zeros[1], KS.as_list(np.zeros(1, np.int64) for _ in Ws),
                           0.5, 2.0, 0.0, 0.9, 0.999, 1e-8, **ws,
@@ -101,6 +102,29 @@ def test_dropout_float64_is_bit_identical(optimizer, extra):
     assert strip == [{k: v for k, v in m.items() if k != "seconds"} for m in ref.history]
     assert fast.ledger.work == ref.ledger.work and fast.ledger.samples == ref.ledger.samples
     assert fast.rng.bit_generator.state == ref.rng.bit_generator.state
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+@pytest.mark.parametrize("extra", [
+    {}, {"alsh_rebuild": "fixed", "alsh_rebuild_every": 37}, {"alsh_recall_every": 50},
+    {"alsh_rebuild": "exp_decay", "alsh_rebuild_every": 20, "optimizer_state": "dense"}])
+def test_alsh_float64_is_bit_identical_across_rebuilds_and_recall_steps(optimizer, extra):
+    """Chunks end at every rebuild point of the schedule; recall steps run on the reference."""
+    data = _data("float64")
+    cfg = Config(method="alsh-approx", alsh_active=0.2, optimizer=optimizer, dtype="float64",
+                 alsh_recall_every=0, **{**SMALL, "hidden": (40, 30), "epochs": 2}).with_(**extra)
+    fast, ref = _pair(cfg, data)
+    assert fast.ledger.times["fused"] > 0
+    assert fast.strategy.rebuilds == ref.strategy.rebuilds > 2
+    for a, b in zip(fast.params, ref.params):
+        assert np.array_equal(a.W, b.W) and np.array_equal(a.b, b.b)
+    for k, v in _state(ref).items():
+        assert np.array_equal(_state(fast)[k], v), k
+    assert fast.history == [{**m, "seconds": f["seconds"]} for m, f in zip(ref.history,
+                                                                             fast.history)]
+    assert fast.ledger.work == ref.ledger.work
+    assert np.array_equal(fast.strategy.pool.u, ref.strategy.pool.u)
+    assert fast.strategy.pool.cursor[0] == ref.strategy.pool.cursor[0]
 
 
 @pytest.mark.parametrize("optimizer,extra", OPTIMISERS)
@@ -199,7 +223,8 @@ def test_fast_path_off_runs_the_reference(monkeypatch):
 
 
 @pytest.mark.parametrize("change,reason", [
-    ({"batch_size": 20}, "batch 1"), ({"method": "alsh-approx"}, "no fused step"),
+    ({"batch_size": 20}, "batch 1"), ({"method": "adaptive-dropout"}, "no fused step"),
+    ({"method": "alsh-approx", "alsh_select": "topfreq"}, "edbt policy"),
     ({"activation": "tanh"}, "ReLU")])
 def test_configurations_without_a_fast_path_say_why(change, reason):
     cfg = Config(**{**SMALL, "method": "dropout", **change})
