@@ -19,23 +19,34 @@ from kernels._jit import jit
 
 
 def record(runner, ts, X, y, order):
-    """Run the steps of `order` one at a time on the fast path; return (idx, K, xi) as above."""
+    """Run the steps of `order` one at a time on the fast path; return (steps, idx, K, xi) as above,
+    steps being the sample ids of the recorded steps (a step the chunk cannot take, ALSH's pool
+    refill, runs on the reference path and is not recorded)."""
+    from npmlp.engine import train_step
     L = len(ts.params)
     dmax = max(max(p.W.shape) for p in ts.params)
     n = order.shape[0]
     idx = np.zeros((n, L, dmax), np.int64)
     K = np.zeros((n, L), np.int64)
     xi = np.zeros((n, L, dmax + 1), np.int64)
+    steps = []
     ts.perm, ts.pos = order, 0
-    for s in range(n):
-        runner.run(ts, X, y, 1, 10 ** 9)
+    while ts.pos < n:
+        s = len(steps)
+        if not runner.run(ts, X, y, 1, 10 ** 9):
+            i = ts.perm[ts.pos]
+            train_step(ts, X[i:i + 1], y[i:i + 1])
+            ts.pos += 1
+            continue
+        steps.append(ts.perm[ts.pos - 1])
         for l in range(L):
             k = runner.ws["Ks"][l]
             K[s, l] = k
             idx[s, l, :k] = runner.ws["idxs"][l][:k]
             j = runner.ws["xis"][l][0]
             xi[s, l, :j + 1] = runner.ws["xis"][l][:j + 1]
-    return idx, K, xi
+    s = len(steps)
+    return np.array(steps, np.int64), idx[:s], K[:s], xi[:s]
 
 
 @jit
