@@ -114,6 +114,16 @@ def no_lsh(dtype):
     return lsh_args([], 0.0, 0, 1, 1, [0], dtype)
 
 
+def adam_backward_fused_reference(W, m, v, g, a, step, corr, b1, b2, eps, dx):
+    """Exact batch-1 layer with dense Adam: dx = g @ W (old W, Eq. 1), then Adam on every row with
+    the gradient outer(g, a) (kernels/update.py:adam_ref)."""
+    dx[:] = g @ W
+    grad = np.outer(g, a)
+    m[:] = b1 * m + (1 - b1) * grad
+    v[:] = b2 * v + (1 - b2) * grad * grad
+    W -= step[:, None] * m / (np.sqrt(v) * corr[:, None] + eps)
+
+
 # ------------------------------------------------------------------ helpers
 
 @jit(numpy_order=True)
@@ -202,18 +212,46 @@ def _select(method, l, u, off, p, W, idx, x, xv, xi32, J, lsh, pool_u, cursor):
 
 @jit
 def _update(opt, W, b, S1, S2, S1b, S2b, G, A, db, visit, pos, step, corr, lr, mu, b1, b2, eps,
-            scratch, bscratch):
-    """The optimiser's update of one layer: the very kernels npmlp/optim.py calls, same arguments."""
+            scratch, bscratch, weights):
+    """The optimiser's update of one layer (of its bias alone when not `weights`: a fused backward
+    did W): the very kernels npmlp/optim.py calls, same arguments."""
     if opt == SGD:
         vel, velb = (W, b) if mu == 0 else (S1, S1b)
-        KU.sgd_factored(W, vel, G, A, visit, pos, lr, mu, scratch)
+        if weights:
+            KU.sgd_factored(W, vel, G, A, visit, pos, lr, mu, scratch)
         KU.sgd_materialized(b, velb, db, visit, pos, lr, mu, bscratch)
     elif opt == ADAM:
-        KU.adam_factored(W, S1, S2, G, A, visit, pos, step, corr, b1, b2, eps, scratch)
+        if weights:
+            KU.adam_factored(W, S1, S2, G, A, visit, pos, step, corr, b1, b2, eps, scratch)
         KU.adam_materialized(b, S1b, S2b, db, visit, pos, step, corr, b1, b2, eps, bscratch)
     else:
-        KU.adagrad_factored(W, S1, G, A, visit, pos, lr, eps, scratch)
+        if weights:
+            KU.adagrad_factored(W, S1, G, A, visit, pos, lr, eps, scratch)
         KU.adagrad_materialized(b, S1b, db, visit, pos, lr, eps)
+
+
+@jit
+def adam_backward_fused(W, m, v, g, a, step, corr, b1, b2, eps, dx):
+    """One pass over W, m, v for an exact batch-1 Adam layer: each row contributes to the input
+    gradient with its old values and is then updated, as sgd_backward_fused does for SGD. Apart it
+    is a GEMV over W and then Adam's pass over W, m, v; fused, W is streamed once less (7 passes of
+    the 6 that Adam alone needs, instead of 8). The update's arithmetic is _adam_row's, element for
+    element; dx is summed row by row (rounding differs from the 4-row kernel)."""
+    one = W.dtype.type(1)
+    c1, c2 = one - b1, one - b2
+    dx[:] = 0
+    for r in range(W.shape[0]):
+        gr = g[r]
+        st, co = step[r], corr[r]
+        for j in range(W.shape[1]):
+            w = W[r, j]
+            dx[j] += gr * w                              # Eq. 1: W delta, with the old W
+            gj = gr * a[j]                               # Eq. 1: ∇W = a^{k-1} delta^k
+            mj = b1 * m[r, j] + c1 * gj
+            vj = b2 * v[r, j] + c2 * gj * gj
+            m[r, j] = mj
+            v[r, j] = vj
+            W[r, j] = w - st * mj / (np.sqrt(vj) * co + eps)
 
 
 # ------------------------------------------------------------------ the chunk kernel
@@ -319,12 +357,28 @@ def fused_chunk(method, opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow1
                     pos[:] = -1
                 for k in range(K):
                     pos[idx[k]] = k
+            if opt == ADAM:
+                st, co = steps[l], corrs[l]
+                if sparse_state:                 # lazy Adam: each visited row's own step count
+                    tr = trows[l]
+                    for q in range(visit.shape[0]):
+                        r = visit[q]
+                        tr[r] += 1
+                        st[r] = dt(lr / (1.0 - pow1[tr[r]]))
+                        co[r] = dt(1.0 / np.sqrt(1.0 - pow2[tr[r]]))
+                else:
+                    st[:] = dt(adam_dense[s, 0])
+                    co[:] = dt(adam_dense[s, 1])
             applied = False
             if l > 0:
                 dx = dxds[l]
                 if method == STANDARD and opt == SGD and mu == 0:
                     # Eq. 1 (W delta, old W) and W -= lr a delta in one pass (as the reference)
                     KU.sgd_backward_fused(W, dz[:K], x, dt(lr), dx)
+                    applied = True
+                elif method == STANDARD and opt == ADAM:
+                    adam_backward_fused(W, S1[l], S2[l], dz[:K], x, steps[l], corrs[l], b1, b2,
+                                        eps, dx)
                     applied = True
                 elif method == STANDARD:
                     KB.backward_input_1(dz[:K], W, idx[:K], dx)
@@ -338,24 +392,9 @@ def fused_chunk(method, opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow1
                         dx[ip[k]] = zero
                     for j in range(J):
                         dx[xis[l][j + 1]] = dxv[j]
-            if opt == ADAM:
-                st, co = steps[l], corrs[l]
-                if sparse_state:                 # lazy Adam: each visited row's own step count
-                    tr = trows[l]
-                    for q in range(visit.shape[0]):
-                        r = visit[q]
-                        tr[r] += 1
-                        st[r] = dt(lr / (1.0 - pow1[tr[r]]))
-                        co[r] = dt(1.0 / np.sqrt(1.0 - pow2[tr[r]]))
-                else:
-                    st[:] = dt(adam_dense[s, 0])
-                    co[:] = dt(adam_dense[s, 1])
             counts[l, CNT_VISIT] += visit.shape[0]
-            if applied:                          # W done: the bias alone, as optim.py does
-                KU.sgd_materialized(b, b, db, visit, pos, dt(lr), dt(mu), bscratch)
-            else:
-                _update(opt, W, b, S1[l], S2[l], S1b[l], S2b[l], G, A, db, visit, pos,
-                        steps[l], corrs[l], dt(lr), dt(mu), b1, b2, eps, scratch[l], bscratch)
+            _update(opt, W, b, S1[l], S2[l], S1b[l], S2b[l], G, A, db, visit, pos, steps[l],
+                    corrs[l], dt(lr), dt(mu), b1, b2, eps, scratch[l], bscratch, not applied)
         for l in range(L - 1):
             if method != STANDARD:
                 _clear(acts[l], idxs[l], Ks[l])

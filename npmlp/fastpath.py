@@ -39,7 +39,7 @@ from kernels import active_forward as KF
 from kernels import fused_step as KS
 from kernels import lsh
 from kernels import update as KU
-from kernels.cost import matmul_cost
+from kernels.cost import Cost, matmul_cost
 
 from .optim import lr_factor
 
@@ -250,7 +250,10 @@ class Runner:
                 ledger.add(l, "update", n * d_out * d_in, 0, n * c.bytes_written)
                 continue
             if l > 0:
-                if self.method == KS.STANDARD:
+                if self.method == KS.STANDARD and self.opt == KS.ADAM:
+                    # kernels/fused_step.py:adam_backward_fused: W is read by the update's pass
+                    add("backward-input", lambda K, J: Cost(d_out * d_in, d_out * isz, d_in * isz))
+                elif self.method == KS.STANDARD:
                     add("backward-input", lambda K, J: matmul_cost(1, d_out, d_in, isz))
                 else:
                     add("backward-input", lambda K, J: KB.sparse_backward_input_1_cost(K, J, isz))
