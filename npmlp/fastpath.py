@@ -42,6 +42,7 @@ from kernels import update as KU
 from kernels.cost import Cost, matmul_cost
 
 from .optim import lr_factor
+from .strategies.base import StepContext
 
 CHUNK = 500           # steps per compiled call: the progress bar and Ctrl-C are served between
 METHODS = {"standard": KS.STANDARD, "dropout": KS.DROPOUT, "alsh-approx": KS.ALSH}
@@ -174,8 +175,9 @@ class Runner:
                 return 0        # a recall measurement: the reference step takes it
         order = np.ascontiguousarray(ts.perm[ts.pos:ts.pos + n], dtype=np.int64)
         n = order.shape[0]
-        factors = [lr_factor(cfg.lr_schedule, (ts.step + s) / total_steps) for s in range(n)]
-        lrs = np.array([cfg.lr * f for f in factors])
+        # each step's rate exactly as engine.fit computes it
+        lrs = np.array([cfg.lr * lr_factor(cfg.lr_schedule, (ts.step + s) / total_steps)
+                        for s in range(n)])
         adam_dense = np.zeros((n, 2))
         if self.opt == KS.ADAM and not self.sparse_state:
             for s in range(n):
@@ -191,23 +193,22 @@ class Runner:
         pool = self._no_pool
         if self.method == KS.ALSH:
             pool = (ts.strategy.pool.u, ts.strategy.pool.cursor)
-        ts.ledger.switch("fused")
-        done = KS.fused_chunk(
-            self.method, self.opt, self.sparse_state, self._inputs(X), y, order, u, lrs,
-            adam_dense, self.pow1, self.pow2, self.lsh, *pool, self.pool_need, p=self.p, scale=self.scale, mu=dt(cfg.momentum),
-            b1=dt(cfg.beta1), b2=dt(cfg.beta2), eps=dt(cfg.eps), counts=self.counts,
-            loss_sum=self.loss_sum, **self.lists, **self.ws)
-        ts.ledger.stop()
-        if done < n:     # a non-finite loss: give back the uniforms of the steps not taken
+        with ts.ledger.phase("fused"):
+            done = KS.fused_chunk(
+                self.method, self.opt, self.sparse_state, self._inputs(X), y, order, u, lrs,
+                adam_dense, self.pow1, self.pow2, self.lsh, *pool, self.pool_need, p=self.p,
+                scale=self.scale, mu=dt(cfg.momentum), b1=dt(cfg.beta1), b2=dt(cfg.beta2),
+                eps=dt(cfg.eps), counts=self.counts, loss_sum=self.loss_sum, **self.lists,
+                **self.ws)
+        if done < n:     # a step not taken: give back its uniforms and those after it
             ts.rng.bit_generator.state = rng_state
             ts.rng.random(done * self.hidden)
         if done:
-            opt.lr_scale = factors[done - 1]
             self._account(ts, done)
         opt.t += done
         ts.step += done
         if done and self.method == KS.ALSH:
-            alsh_after_steps(ts.strategy, done, ts.step, ts.params)
+            alsh_after_steps(ts.strategy, done, StepContext(ts.rng, 1, ts.step), ts.params)
         ts.pos += done
         ts.epoch_batches += done
         ts.epoch_loss_sum = float(self.loss_sum[0])
@@ -287,10 +288,10 @@ def alsh_steps_to_event(st, cfg):
     return until
 
 
-def alsh_after_steps(st, n, step, params):
+def alsh_after_steps(st, n, ctx, params):
     """The strategy's after_step for n fused steps: only the last can be due (the chunk ends there),
     so the counters advance by n - 1 and the last step runs the strategy's own hook."""
     st.seen_epoch += n - 1
     st.seen_total += n - 1
     st.steps_taken += n - 1
-    st.after_step(step, params)
+    st.after_step(ctx, params)
