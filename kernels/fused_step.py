@@ -18,7 +18,7 @@ same order, e.g. NumPy's pairwise summation over the classes. What still differs
 Methods (`method`, the selection stage `_select`): 0 STANDARD (every unit), 1 DROPOUT (unit j of hidden
 layer l kept when its pre-drawn uniform u < p; the reference draws `rng.random(D_out)` per hidden
 layer per step, so a chunk draws `rng.random(n * sum(D_hidden))` at once: the same numbers for PCG64,
-tested), 2 ALSH-APPROX (query hashing, table lookup and the edbt selection, by the njit LSH kernels,
+tested), 2 ALSH-APPROX (query hashing, table lookup and the edbt selection, by the jitted LSH kernels,
 drawing from the strategy's uniform pool; the tables are rebuilt in Python between chunks).
 Optimisers (`opt`): 0 SGD (momentum in state 1 when mu > 0), 1 Adam (state 1 = m, 2 = v; lazy per-row
 step counts when `sparse_state`), 2 Adagrad (state 1 = h). Every optimiser visits the active rows
