@@ -136,8 +136,7 @@ class Config:
     fast_path: str = _opt("auto", "'auto': run batch-1 steps as fused compiled chunks where the "
                           "method has them (STANDARD, DROPOUT, ALSH-APPROX; npmlp/fastpath.py), "
                           "tested equal to the readable reference; 'off': always the reference "
-                          "path", 
-                          choices=("auto", "off"))
+                          "path", choices=("auto", "off"))
 
     def to_json(self):
         d = asdict(self)
