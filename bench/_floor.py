@@ -111,7 +111,8 @@ def floor_args(ts, runner):
     d_in = [W.shape[1] for W in Ws]
     lst = KS.as_list
     return dict(
-        Ws=lst(Ws), bs=lst(p.b.copy() for p in ts.params), S1=lst(S1), S2=lst(S2), allrows=lst(np.arange(d, dtype=np.int64) for d in d_out),
+        Ws=lst(Ws), bs=lst(p.b.copy() for p in ts.params), S1=lst(S1), S2=lst(S2),
+        allrows=lst(np.arange(d, dtype=np.int64) for d in d_out),
         xvs=lst(np.full(d, 0.5, dt) for d in d_in), xin=lst(np.full(d, 0.5, dt) for d in d_in),
         zs=lst(np.zeros(d, dt) for d in d_out), dzs=lst(np.full(d, 1e-3, dt) for d in d_out),
         dxs=lst(np.zeros(d, dt) for d in d_in),
