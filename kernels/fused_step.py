@@ -176,7 +176,7 @@ def _log_softmax_nll(z, y, work, dz):
 
 
 @jit
-def _select(method, l, u, off, p, W, idx, x, xv, xi32, J, lsh, pool_u, cursor):
+def _select(method, l, u, off, p, W, idx, x, xv, xi32, J, lsh, pool_u, cursor, pool_next):
     """The kept units of hidden layer l into idx, sorted; returns K.
 
     DROPOUT: r_j ~ Bernoulli(p) from the pre-drawn uniforms u[off:off + D_out].
@@ -199,6 +199,12 @@ def _select(method, l, u, off, p, W, idx, x, xv, xi32, J, lsh, pool_u, cursor):
             valid = LH._srp_query_dense(x, c, planes, nbits, ntab, qcodes)
         else:
             valid = LH._srp_query_sparse(xv[:J], xi32[:J], c, m, pbc, nbits, ntab, qcodes)
+        if len(pool_u) - cursor[0] < (ntab + 5) * tau:
+            # the refill lsh_select.select_edbt makes here, from the block the runner drew next
+            # from the pool's generator (pool_next[0] = 1 marks it used)
+            pool_u[:] = pool_next[1:]
+            cursor[0] = 0
+            pool_next[0] = 1
         size = LS._select_edbt(offsets, ids, qcodes, valid, tau, pool_u, cursor, out, mark, buf)
         for k in range(size):
             flag[out[k]] = 1
@@ -259,7 +265,7 @@ def adam_backward_fused(W, m, v, g, a, step, corr, b1, b2, eps, dx):
 
 @jit
 def fused_chunk(method, opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow1, pow2, lsh, pool_u,
-                cursor, pool_need,
+                cursor, pool_next, pool_need,
                 Ws, bs, bs2, S1, S2, S1b, S2b, trows, p, scale, mu, b1, b2, eps,
                 zs, acts, idxs, xis, xi32s, xvs, dxvs, dxds, dzs, poss, steps, corrs, allrows,
                 scratch, bscratch, work, Ks, counts, loss_sum):
@@ -275,17 +281,19 @@ def fused_chunk(method, opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow1
     loss_sum (1,) float64 accumulates the losses in order, as the engine's epoch sum does.
 
     lsh (LshArgs) holds ALSH's per-layer hash functions, tables and selection scratch; pool_u and
-    cursor are its uniform pool (kernels/lsh_select.py), of which a step may use pool_need.
+    cursor are its uniform pool (kernels/lsh_select.py), of which a step may use pool_need;
+    pool_next (1 + len(pool_u),) float64 holds a flag and the pool's next refill, used at most once
+    per chunk (the pool's generator cannot be called from compiled code).
 
-    Returns the number of steps done: fewer than len(order) when a loss is not finite or ALSH's pool
-    runs low. That step is left undone (no parameter touched), so the engine runs it on the
-    reference path, which reports the divergence or refills the pool."""
+    Returns the number of steps done: fewer than len(order) when a loss is not finite (that step is
+    left undone, no parameter touched, so the engine runs it on the reference path, which reports
+    the divergence) or when ALSH's pool may need a second refill (the next chunk brings one)."""
     L = len(Ws)
     dt = Ws[0].dtype.type
     one, zero = dt(1), dt(0)
     for s in range(order.shape[0]):
-        if len(pool_u) - cursor[0] < pool_need:
-            return s            # ALSH's pool runs low: the reference step refills it
+        if len(pool_u) - cursor[0] < pool_need and pool_next[0] != 0:
+            return s            # a second refill could be needed: the runner draws the next one
         i = order[s]
         # ---------------- forward (EDBT §4) on the kept units; layer l reads a^{l-1} at xi[l]
         off = 0
@@ -298,7 +306,7 @@ def fused_chunk(method, opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow1
             else:
                 J = d_in if l == 0 else xis[l][0]
                 K = _select(method, l, u[s], off, p, W, idx, X[i], xvs[l], xi32s[l], J, lsh,
-                            pool_u, cursor)
+                            pool_u, cursor, pool_next)
                 off += d_out
             Ks[l] = K
             if l == 0 or method == STANDARD:
@@ -466,7 +474,7 @@ def warmup():
                 stateb = [as_list(np.zeros((b.shape[0], 1), dt) for b in bs) for _ in range(2)]
                 fused_chunk(method, opt, True, X, Y, order, rng.random((3, 4)), np.full(3, 1e-3),
                             np.ones((3, 2)), np.full(10, 0.5), np.full(10, 0.5), no_lsh(dt),
-                            np.zeros(1), np.zeros(1, np.int64), 0,
+                            np.zeros(1), np.zeros(1, np.int64), np.zeros(2), 0,
                             as_list(Ws), as_list(bs), as_list(b[:, None] for b in bs),
                             state[0], state[1], stateb[0], stateb[1],
                             as_list(np.zeros(W.shape[0], np.int64) for W in Ws),

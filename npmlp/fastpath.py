@@ -21,9 +21,10 @@ agrees to rounding (the reference's dense products are BLAS calls).
 
 A chunk ends wherever Python must act: at the end of the epoch (evaluation, checkpoint), every CHUNK
 steps (progress bar, Ctrl-C), after an ALSH step whose schedule is due (the strategy's own after_step
-then rebuilds the tables), and before a step the chunk cannot take: a loss that is not finite, an
-ALSH recall measurement, ALSH's uniform pool running low. The engine runs such a step on the
-reference path (which reports the divergence, measures recall, refills the pool).
+then rebuilds the tables), when ALSH's uniform pool could need a second refill (each chunk carries
+the pool generator's next block, drawn ahead and given back when unused), and before a step the
+chunk cannot take: a loss that is not finite, an ALSH recall measurement. The engine runs such a
+step on the reference path (which reports the divergence, measures recall).
 
 The ledger gets the same work entries as the reference would record (multiply-adds and bytes per
 layer and phase, from the same cost functions, summed over the chunk from per-layer counts of kept
@@ -63,6 +64,9 @@ def why_not(ts, cfg):
         return f"optimizer {cfg.optimizer} has no fused update"
     if name == "alsh-approx" and (cfg.alsh_select != "edbt" or cfg.alsh_hash == "dwta"):
         return "ALSH's fused selection is the edbt policy with signed random projections"
+    if name == "alsh-approx" and sum((cfg.alsh_tables + 5) * tau for tau in ts.strategy.param) \
+            > len(ts.strategy.pool.u):
+        return "ALSH's active sets need more uniforms per step than its pool holds"
     if "after_step" in vars(ts.strategy):
         return "a per-step hook is installed on the strategy (a chunk cannot call it)"
     if ts.params[-1].W.shape[0] > MAX_CLASSES:
@@ -105,7 +109,8 @@ class Runner:
         self._bound = None
         self._X = self._Xc = None
         self.pool_need = 0
-        self._no_pool = (np.zeros(1), np.zeros(1, np.int64))
+        self._no_pool = (np.zeros(1), np.zeros(1, np.int64), np.zeros(2))
+        self._pool_next = np.zeros(1 + len(ts.strategy.pool.u)) if self.method == KS.ALSH else None
 
     # --- binding the run's arrays (typed lists are built once, rebuilt if an array is replaced)
     def _arrays(self, ts):
@@ -190,9 +195,13 @@ class Runner:
         dt = self.dtype.type
         self.counts[:] = 0
         self.loss_sum[0] = ts.epoch_loss_sum
-        pool = self._no_pool
+        pool, pool_rng = self._no_pool, None
         if self.method == KS.ALSH:
-            pool = (ts.strategy.pool.u, ts.strategy.pool.cursor)
+            pool = ts.strategy.pool
+            pool_rng = pool.rng.bit_generator.state
+            self._pool_next[0] = 0
+            self._pool_next[1:] = pool.rng.random(len(pool.u))   # the next refill, if one comes
+            pool = (pool.u, pool.cursor, self._pool_next)
         with ts.ledger.phase("fused"):
             done = KS.fused_chunk(
                 self.method, self.opt, self.sparse_state, self._inputs(X), y, order, u, lrs,
@@ -200,6 +209,8 @@ class Runner:
                 scale=self.scale, mu=dt(cfg.momentum), b1=dt(cfg.beta1), b2=dt(cfg.beta2),
                 eps=dt(cfg.eps), counts=self.counts, loss_sum=self.loss_sum, **self.lists,
                 **self.ws)
+        if pool_rng is not None and self._pool_next[0] == 0:   # the refill was not needed
+            ts.strategy.pool.rng.bit_generator.state = pool_rng
         if done < n:     # a step not taken: give back its uniforms and those after it
             ts.rng.bit_generator.state = rng_state
             ts.rng.random(done * self.hidden)

@@ -73,7 +73,8 @@ def test_kernel_equals_its_numpy_reference():
     zeros = [KS.as_list(np.zeros((1, 1)) for _ in Ws)] * 2
     done = KS.fused_chunk(KS.DROPOUT, KS.SGD, True, X, Y, np.arange(6), u, np.full(6, 0.05),
                           np.zeros((6, 2)), np.ones(1), np.ones(1), KS.no_lsh(np.float64),
-                          np.zeros(1), np.zeros(1, np.int64), 0, KS.as_list(Ws), KS.as_list(bs),
+                          np.zeros(1), np.zeros(1, np.int64), np.zeros(2), 0, KS.as_list(Ws),
+                          KS.as_list(bs),
                           KS.as_list(b[:, None] for b in bs), KS.as_list(Ws), KS.as_list(Ws),
                           zeros[0], zeros[1], KS.as_list(np.zeros(1, np.int64) for _ in Ws),
                           0.5, 2.0, 0.0, 0.9, 0.999, 1e-8, **ws,
@@ -125,6 +126,24 @@ def test_alsh_float64_is_bit_identical_across_rebuilds_and_recall_steps(optimize
     assert fast.ledger.work == ref.ledger.work
     assert np.array_equal(fast.strategy.pool.u, ref.strategy.pool.u)
     assert fast.strategy.pool.cursor[0] == ref.strategy.pool.cursor[0]
+
+
+def test_alsh_pool_refills_inside_chunks_are_bit_identical(monkeypatch):
+    """A 600-uniform pool runs low every few steps: each chunk carries the pool generator's next
+    block and swaps it in exactly where lsh_select.select_edbt would refill."""
+    from kernels import lsh
+    make = lsh.make_uniform_pool
+    monkeypatch.setattr(lsh, "make_uniform_pool", lambda rng: make(rng, 600))
+    data = _data("float64")
+    cfg = Config(method="alsh-approx", alsh_active=0.2, optimizer="adam", dtype="float64",
+                 alsh_recall_every=0, **{**SMALL, "hidden": (40, 30)})
+    fast, ref = _pair(cfg, data)
+    assert fast.ledger.times["fused"] > 0 and fast.ledger.times["forward"] == 0   # no fallback
+    for a, b in zip(fast.params, ref.params):
+        assert np.array_equal(a.W, b.W) and np.array_equal(a.b, b.b)
+    assert np.array_equal(fast.strategy.pool.u, ref.strategy.pool.u)
+    assert fast.strategy.hash_rng.bit_generator.state == ref.strategy.hash_rng.bit_generator.state
+    assert fast.history[0]["train_loss"] == ref.history[0]["train_loss"]
 
 
 @pytest.mark.parametrize("optimizer,extra", OPTIMISERS)
