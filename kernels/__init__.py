@@ -1,6 +1,7 @@
 """Numba kernels for npmlp. Each module opens with the plain-NumPy reference of every kernel it holds.
 
     update.py                       fused optimiser updates over rows (SGD, Adam, Adagrad)
+    fused_step.py                   a whole batch-1 step, a chunk of steps per call (npmlp/fastpath.py)
     active_forward/backward/weight_grad.py   products restricted to active units (ALSH, dropout)
     crs_norms/sampling/product.py   column-row sampling (MC-APPROX)
     lsh_transforms/hash/dwta/tables/select.py   asymmetric LSH (ALSH-APPROX)
@@ -16,7 +17,7 @@ import os
 
 from . import _jit
 
-MODULES = ("update", "active_forward", "active_backward", "active_weight_grad",
+MODULES = ("update", "active_forward", "active_backward", "active_weight_grad", "fused_step",
            "crs_norms", "crs_sampling", "crs_product",
            "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select")
 

@@ -20,10 +20,13 @@ FASTMATH = frozenset({"reassoc", "contract", "nsz", "arcp", "afn"})
 _WARMUPS = []
 
 
-def jit(fn=None, *, parallel=False):
-    """`numba.njit` with the project's policy. Use `jit(parallel=True)` only on a dedicated function."""
+def jit(fn=None, *, parallel=False, numpy_order=False):
+    """`numba.njit` with the project's policy. Use `jit(parallel=True)` only on a dedicated function.
+    `numpy_order=True` drops `reassoc` for a function that must round exactly as a NumPy reduction
+    does (kernels/fused_step.py's loss: the same summation order gives the same bits)."""
     def wrap(f):
-        return numba.njit(cache=True, fastmath=set(FASTMATH), error_model="numpy",
+        flags = FASTMATH - {"reassoc"} if numpy_order else FASTMATH
+        return numba.njit(cache=True, fastmath=set(flags), error_model="numpy",
                           nogil=True, parallel=parallel)(f)
     return wrap(fn) if fn is not None else wrap
 

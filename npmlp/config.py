@@ -138,6 +138,10 @@ class Config:
     seed: int = _opt(0, "seed of the one random generator behind every random choice")
     threads: int = _opt(1, "BLAS and Numba threads (results are bit-identical per seed and thread count)")
     eval_batch_size: int = _opt(1000, "batch size for exact evaluation (no effect on results)")
+    fast_path: str = _opt("auto", "'auto': run batch-1 steps as fused compiled chunks where the "
+                          "method has them (STANDARD, DROPOUT, ALSH-APPROX; npmlp/fastpath.py), "
+                          "tested equal to the readable reference; 'off': always the reference "
+                          "path", choices=("auto", "off"))
 
     def to_json(self):
         d = asdict(self)

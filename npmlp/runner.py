@@ -52,6 +52,7 @@ def format_epoch_line(m, epochs):
             f"val {100 * m['val_accuracy']:.2f}%  "
             f"time fwd {s['forward']:.1f}s bwd {s['backward']:.1f}s upd {s['update']:.1f}s "
             f"ovh {s['overhead']:.1f}s eval {s['eval']:.1f}s  "
+            + (f"fused {s['fused']:.1f}s  " if s.get("fused") else "") +
             f"compute reduction {100 * m['compute_reduction']:.1f}%{extra}")
 
 

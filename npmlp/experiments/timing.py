@@ -20,7 +20,8 @@ from . import report as R
 from .registry import Experiment, Plan
 from .variants import DEPTH_GRID, TABLE3, TABLE4, VARIANTS, available, train_run
 
-PHASES = ("forward", "backward", "update", "overhead")
+# "fused": the batch-1 fast path's compiled chunks (npmlp/fastpath.py), which have no split
+PHASES = ("forward", "backward", "update", "overhead", "fused")
 FIG8 = ("mc-approx_M", "alsh-approx_S", "standard_S", "standard_M")
 
 
@@ -30,7 +31,7 @@ def epoch_times(result):
     samples = s["ledger"]["samples"] / max(s["epochs"], 1)
     out = []
     for m in result["history"]:
-        e = {ph: m["seconds"][ph] for ph in PHASES}
+        e = {ph: m["seconds"].get(ph, 0.0) for ph in PHASES}
         e["total"] = sum(e.values())
         e["samples"] = samples
         out.append(e)
