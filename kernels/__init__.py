@@ -41,6 +41,10 @@ NEEDS = (
     ("mc-approx", "crs_norms", {}),
     ("mc-approx", "crs_sampling", {}),
     ("mc-approx", "crs_product", {}),
+    # the fused batch-1 step (npmlp/fastpath.py); it calls the active-set, update and LSH kernels
+    ("standard", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
+    ("dropout", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
+    ("alsh-approx", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
 )
 
 # Seconds to compile each module from scratch on this project's 2-core machine: `kernels.warmup()` with
