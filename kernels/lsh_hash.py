@@ -24,8 +24,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from npmlp.errors import UserError
-
 from ._jit import jit, register_warmup
 from .cost import Cost
 from .lsh_transforms import (make_transform, query_constant, rows_extension, rows_extension_cost,
@@ -61,10 +59,10 @@ def _fill_planes(rng, proj):
 def draw_srp(rng, family, dim, K, L, dtype=np.float32, ratio=3):
     """Draw the K*L hyperplanes of `family` over vectors of length dim (= d + transform extras)."""
     if family not in SRP_FAMILIES:
-        raise UserError(f"unknown signed-projection family {family!r}; choose one of {SRP_FAMILIES}")
+        raise ValueError(f"unknown signed-projection family {family!r}; choose one of {SRP_FAMILIES}")
     if not (1 <= K <= 30 and L >= 1 and ratio >= 1):
-        raise UserError(f"LSH needs 1 <= K <= 30 bits, L >= 1 tables, ratio >= 1; got K={K}, L={L}, "
-                        f"ratio={ratio}")
+        raise ValueError(f"LSH needs 1 <= K <= 30 bits, L >= 1 tables, ratio >= 1; got K={K}, L={L}, "
+                         f"ratio={ratio}")
     proj = SRPProjection(family, int(K), int(L), int(ratio), np.empty((K * L, dim), dtype=dtype),
                          np.empty((dim, K * L), dtype=dtype))
     _fill_planes(rng, proj)

@@ -24,9 +24,9 @@ from ..layers import dense_forward
 from ..strategies.base import StepContext
 from . import figures, paper
 from . import report as R
-from .registry import Experiment, Plan
+from .types import Experiment, Plan
 from .runstore import RunSpec, load_result, run_folder
-from .variants import VARIANTS, available, train_run
+from .variants import VARIANTS, train_run, variants
 
 MEASURED = ("alsh-approx_S", "dropout_S", "adaptive-dropout_S", "mc-approx_M")
 
@@ -98,16 +98,16 @@ def measure_run(spec, folder, progress=False, log=print):
 def _plan(ctx):
     p = ctx.profile
     datasets, notes = ctx.usable_datasets(p.datasets)
-    variants, vnotes = available(MEASURED)
+    measured = variants(MEASURED)
     runs = []
     for d in datasets:
-        for v in variants:
+        for v in measured:
             for depth in p.depths:
                 t = train_run(v, d, depth, p)
                 runs.append(RunSpec("error-propagation", t.config, {"samples": p.error_samples},
                                     label=t.label + " error", tags=t.tags))
-    return Plan(runs, notes + vnotes, {"datasets": datasets, "variants": [v.key for v in variants],
-                                       "depths": list(p.depths)})
+    return Plan(runs, notes, {"datasets": datasets, "variants": [v.key for v in measured],
+                              "depths": list(p.depths)})
 
 
 def _analyse(ctx, plan, results):
