@@ -21,6 +21,7 @@ import os
 import numpy as np
 
 from ..layers import dense_forward
+from ..seeds import child_generator
 from ..strategies.base import StepContext
 from . import figures, paper
 from . import report as R
@@ -65,7 +66,7 @@ def _measure(cfg, data, checkpoint_path, n):
     if checkpoint_path is not None:
         checkpoint.load_into(checkpoint_path, ts)
     X = data.test.X[:n]
-    rng = np.random.default_rng([cfg.seed, 7])   # its own stream: the measurement's random choices
+    rng = child_generator(cfg.seed, "probe")   # its own stream: the measurement's random choices
     act_forward, _ = activation_pair(cfg.activation, cfg.leaky_slope)
     ratios, kept = layer_ratios(ts.strategy, ts.params, X, rng, act_forward)
     return {"ratios": ratios, "kept": kept}

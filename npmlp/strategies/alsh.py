@@ -32,6 +32,7 @@ from kernels import lsh
 
 from ..errors import UserError
 from ..layers import dense_forward
+from ..seeds import child_generator
 from .active_set import ActiveSetStrategy, Selection
 from .alsh_schedule import RebuildSchedule
 
@@ -63,9 +64,9 @@ class AlshApprox(ActiveSetStrategy):
 
     def __init__(self, cfg, params, ledger):
         super().__init__(cfg, params, ledger)
-        # The hash functions draw from their own stream, derived from --seed, so that adding ALSH
-        # options never shifts the main generator's sequence of masks and sample orders.
-        self.hash_rng = np.random.default_rng([cfg.seed, 0xA15])
+        # The hash functions draw from their own child stream of --seed (npmlp/seeds.py), so that
+        # adding ALSH options never shifts the main generator's sequence of masks and sample orders.
+        self.hash_rng = child_generator(cfg.seed, "alsh")
         self.pool = lsh.make_uniform_pool(self.hash_rng)
         try:
             self.index = [_LayerIndex(cfg, p.W, self.hash_rng) for p in params[:-1]]
