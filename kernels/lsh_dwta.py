@@ -27,8 +27,9 @@ import numpy as np
 
 from ._jit import jit, register_warmup
 from .cost import Cost
-from .lsh_transforms import (make_transform, query_constant, rows_extension, rows_extension_cost,
-                             transform_query_reference, transform_rows_reference)
+from .lsh_transforms import (dense_query_reference, make_transform, query_constant, rows_extension,
+                             rows_extension_cost, transform_query_reference,
+                             transform_rows_reference)
 
 _PRIME = 2147483647
 _ATTEMPTS = 100
@@ -117,8 +118,7 @@ def dwta_hash_query_reference(q, t, proj, out):
 
 
 def dwta_hash_sparse_query_reference(vals, idx, t, proj, out):
-    q = np.zeros(proj.slots.shape[1] - t.m, dtype=vals.dtype)
-    q[idx] = vals
+    q = dense_query_reference(vals, idx, proj.slots.shape[1] - t.m)
     return dwta_hash_query_reference(q, t, proj, out)
 
 

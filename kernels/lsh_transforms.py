@@ -103,6 +103,13 @@ def transform_rows_reference(W, t):
     return np.hstack([W * W.dtype.type(scale), ext]), scale
 
 
+def dense_query_reference(vals, idx, d):
+    """The dense query q (d,) of a sparse one: q[idx] = vals, zeros elsewhere."""
+    q = np.zeros(d, dtype=vals.dtype)
+    q[idx] = vals
+    return q
+
+
 def transform_query_reference(q, t):
     """(Q(q) (dim,), valid); an all-zero q gives (zeros, False)."""
     norm = np.linalg.norm(q.astype(np.float64))
