@@ -18,6 +18,8 @@ from kernels._jit import jit  # noqa: E402
 from kernels.crs_norms import sq_norms, pairs_view  # noqa: E402
 
 
+# Deliberate Numba specialisation of kernels/crs_norms.py:sq_norms: the same sums of squares with
+# the rows split across threads by prange (a serial loop cannot be parallel-compiled in place).
 @jit(parallel=True)
 def norm_products_parallel_kernel(Au, a_rows, Bu, b_rows, a_sq, out):
     """As `norm_products_kernel`, with the along-rows passes split across threads."""
