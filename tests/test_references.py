@@ -17,7 +17,8 @@ def resolve(path, name):
     """The object `name` (dotted: Class.method) in the module at `path`, or raise."""
     assert os.path.exists(os.path.join(ROOT, path)), f"{path} does not exist"
     if path.startswith(("bench/", "tests/")):    # scripts, not packages: look for the definition
-        src = open(os.path.join(ROOT, path)).read()
+        with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+            src = f.read()
         last = name.split(".")[-1]
         assert re.search(rf"^\s*(def|class) {last}\b|^{last} = ", src, re.M), f"{path}:{name}"
         return None
@@ -28,7 +29,8 @@ def resolve(path, name):
 
 
 def equation_table_cells():
-    text = open(os.path.join(ROOT, "README.md")).read()
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        text = f.read()
     table = text.split("## Equations and where they live", 1)[1].split("\n## ", 1)[0]
     return [row.split("|")[2] for row in table.splitlines() if row.startswith("| ")
             and not row.startswith("| equation")]
@@ -65,7 +67,8 @@ def _sources():
 
 @pytest.mark.parametrize("path", sorted(os.path.relpath(p, ROOT) for p in _sources()))
 def test_file_function_references_in_sources_resolve(path):
-    text = open(os.path.join(ROOT, path), encoding="utf-8").read()
+    with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+        text = f.read()
     for ref_path, name in REF.findall(text):
         resolve(ref_path, name)
     for mentioned in FILE.findall(text):
