@@ -92,7 +92,7 @@ def floor_window(method, opt, sparse_state, X, order, idx, K, xi, Ws, bs, S1, S2
             A = x.reshape((1, d_in))
             if opt == KS.ADAM:
                 KU.adam_factored(W, S1[l], S2[l], G, A, visit, pos[l], step[l], corr[l], dt(0.9),
-                                 dt(0.999), dt(1e-8), scratch[l])
+                                 dt(0.999), dt(1 - 0.9), dt(1 - 0.999), dt(1e-8), scratch[l])
             elif opt == KS.SGD:
                 KU.sgd_factored(W, W, G, A, visit, pos[l], dt(1e-9), dt(0), scratch[l])
             else:

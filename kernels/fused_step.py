@@ -114,19 +114,19 @@ def no_lsh(dtype):
     return lsh_args([], 0.0, 0, 1, 1, [0], dtype)
 
 
-def adam_backward_fused_reference(W, m, v, g, a, step, corr, b1, b2, eps, dx):
+def adam_backward_fused_reference(W, m, v, g, a, step, corr, b1, b2, c1, c2, eps, dx):
     """Exact batch-1 layer with dense Adam: dx = g @ W (old W, Eq. 1), then Adam on every row with
     the gradient outer(g, a) (kernels/update.py:adam_ref)."""
     dx[:] = g @ W
     grad = np.outer(g, a)
-    m[:] = b1 * m + (1 - b1) * grad
-    v[:] = b2 * v + (1 - b2) * grad * grad
+    m[:] = b1 * m + c1 * grad            # c1 = 1 - b1
+    v[:] = b2 * v + c2 * grad * grad     # c2 = 1 - b2
     W -= step[:, None] * m / (np.sqrt(v) * corr[:, None] + eps)
 
 
 # ------------------------------------------------------------------ helpers
 
-@jit(numpy_order=True)
+@jit(reassoc=False)   # the loss must sum in NumPy's order: the same bits
 def numpy_sum(a):
     """a.sum() as NumPy reduces a contiguous row (len(a) <= 128, one block): below 8 elements a
     plain loop; else 8 accumulators, a tree, then the tail. Same order, same rounding (tested)."""
@@ -155,7 +155,7 @@ def numpy_sum(a):
     return res
 
 
-@jit(numpy_order=True)
+@jit(reassoc=False)   # the loss must sum in NumPy's order: the same bits
 def _log_softmax_nll(z, y, work, dz):
     """losses.log_softmax_nll for one sample: returns the loss, writes dL/dz into dz (C,)."""
     C = z.shape[0]
@@ -217,7 +217,7 @@ def _select(method, l, u, off, p, W, idx, x, xv, xi32, J, lsh, pool_u, cursor, p
 
 
 @jit
-def _update(opt, W, b, S1, S2, S1b, S2b, G, A, db, visit, pos, step, corr, lr, mu, b1, b2, eps,
+def _update(opt, W, b, S1, S2, S1b, S2b, G, A, db, visit, pos, step, corr, lr, mu, b1, b2, c1, c2, eps,
             scratch, bscratch, weights):
     """The optimiser's update of one layer (of its bias alone when not `weights`: a fused backward
     did W): the very kernels npmlp/optim.py calls, same arguments."""
@@ -228,24 +228,22 @@ def _update(opt, W, b, S1, S2, S1b, S2b, G, A, db, visit, pos, step, corr, lr, m
         KU.sgd_materialized(b, velb, db, visit, pos, lr, mu, bscratch)
     elif opt == ADAM:
         if weights:
-            KU.adam_factored(W, S1, S2, G, A, visit, pos, step, corr, b1, b2, eps, scratch)
-        KU.adam_materialized(b, S1b, S2b, db, visit, pos, step, corr, b1, b2, eps, bscratch)
+            KU.adam_factored(W, S1, S2, G, A, visit, pos, step, corr, b1, b2, c1, c2, eps, scratch)
+        KU.adam_materialized(b, S1b, S2b, db, visit, pos, step, corr, b1, b2, c1, c2, eps, bscratch)
     else:
         if weights:
             KU.adagrad_factored(W, S1, G, A, visit, pos, lr, eps, scratch)
         KU.adagrad_materialized(b, S1b, db, visit, pos, lr, eps)
 
 
-@jit
-def adam_backward_fused(W, m, v, g, a, step, corr, b1, b2, eps, dx):
+@jit(reassoc=False)   # Adam's moments as written, like kernels/update.py:_adam_row
+def adam_backward_fused(W, m, v, g, a, step, corr, b1, b2, c1, c2, eps, dx):
     """One pass over W, m, v for an exact batch-1 Adam layer: each row contributes to the input
     gradient with its old values and is then updated, as sgd_backward_fused does for SGD. Apart it
     is a GEMV over W and then Adam's pass (read W, m, v, write them: 6 streams); fused, the GEMV's
     read of W is gone, so a step streams 11.2 MB 7 times (with the forward pass) instead of 8. The
     update's arithmetic is _adam_row's, element for element; dx is summed row by row (its rounding
     differs from the 4-row kernel's)."""
-    one = W.dtype.type(1)
-    c1, c2 = one - b1, one - b2
     dx[:] = 0
     for r in range(W.shape[0]):
         gr = g[r]
@@ -266,7 +264,7 @@ def adam_backward_fused(W, m, v, g, a, step, corr, b1, b2, eps, dx):
 @jit
 def fused_chunk(method, opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow1, pow2, lsh, pool_u,
                 cursor, pool_next, pool_need,
-                Ws, bs, bs2, S1, S2, S1b, S2b, trows, p, scale, mu, b1, b2, eps,
+                Ws, bs, bs2, S1, S2, S1b, S2b, trows, p, scale, mu, b1, b2, c1, c2, eps,
                 zs, acts, idxs, xis, xi32s, xvs, dxvs, dxds, dzs, poss, steps, corrs, allrows,
                 scratch, bscratch, work, Ks, counts, loss_sum):
     """Run len(order) batch-1 steps on samples X[order[s]] with labels Y[order[s]].
@@ -387,7 +385,7 @@ def fused_chunk(method, opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow1
                     applied = True
                 elif method == STANDARD and opt == ADAM:
                     adam_backward_fused(W, S1[l], S2[l], dz[:K], x, steps[l], corrs[l], b1, b2,
-                                        eps, dx)
+                                        c1, c2, eps, dx)
                     applied = True
                 elif method == STANDARD:
                     KB.backward_input_1(dz[:K], W, idx[:K], dx)
@@ -403,7 +401,7 @@ def fused_chunk(method, opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow1
                         dx[xis[l][j + 1]] = dxv[j]
             counts[l, CNT_VISIT] += visit.shape[0]
             _update(opt, W, b, S1[l], S2[l], S1b[l], S2b[l], G, A, db, visit, pos, steps[l],
-                    corrs[l], dt(lr), dt(mu), b1, b2, eps, scratch[l], bscratch, not applied)
+                    corrs[l], dt(lr), dt(mu), b1, b2, c1, c2, eps, scratch[l], bscratch, not applied)
         for l in range(L - 1):
             if method != STANDARD:
                 _clear(acts[l], idxs[l], Ks[l])

@@ -207,6 +207,7 @@ class Runner:
                 self.method, self.opt, self.sparse_state, self._inputs(X), y, order, u, lrs,
                 adam_dense, self.pow1, self.pow2, self.lsh, *pool, self.pool_need, p=self.p,
                 scale=self.scale, mu=dt(cfg.momentum), b1=dt(cfg.beta1), b2=dt(cfg.beta2),
+                c1=dt(1 - cfg.beta1), c2=dt(1 - cfg.beta2),   # 1 - beta in float64, rounded once
                 eps=dt(cfg.eps), counts=self.counts, loss_sum=self.loss_sum, **self.lists,
                 **self.ws)
         if pool_rng is not None and self._pool_next[0] == 0:   # the refill was not needed

@@ -15,15 +15,16 @@ from .runs import RunDir, default_run_dir
 
 
 def build_state(cfg, data):
-    """A fresh TrainState for `cfg` on `data`; every random choice flows from one Generator."""
+    """A fresh TrainState for `cfg` on `data`; every random stream derives from cfg.seed (seeds.py)."""
     import numpy as np
 
     from . import engine
     from .ledger import Ledger
     from .optim import make_optimizer
     from .params import init_params, layer_sizes
+    from .seeds import main_generator
     from .strategies import get_strategy
-    rng = np.random.default_rng(cfg.seed)
+    rng = main_generator(cfg.seed)
     sizes = layer_sizes(data.train.X.shape[1], cfg.hidden, data.num_classes)
     params = init_params(sizes, rng, cfg.init, cfg.init_std, np.dtype(cfg.dtype))
     ledger = Ledger(sizes)

@@ -168,9 +168,10 @@ def test_adam_backward_fused_equals_its_reference():
     g, a = rng.standard_normal(7), rng.standard_normal(9)
     step, corr = rng.random(7) * 1e-2, 1 + rng.random(7)
     ref = [W.copy(), m.copy(), v.copy(), np.empty(9)]
-    KS.adam_backward_fused_reference(*ref[:3], g, a, step, corr, 0.9, 0.999, 1e-8, ref[3])
+    KS.adam_backward_fused_reference(*ref[:3], g, a, step, corr, 0.9, 0.999, 1 - 0.9, 1 - 0.999, 1e-8,
+                                     ref[3])
     dx = np.empty(9)
-    KS.adam_backward_fused(W, m, v, g, a, step, corr, 0.9, 0.999, 1e-8, dx)
+    KS.adam_backward_fused(W, m, v, g, a, step, corr, 0.9, 0.999, 1 - 0.9, 1 - 0.999, 1e-8, dx)
     for got, want in zip((W, m, v, dx), ref):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
 
