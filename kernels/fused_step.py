@@ -476,6 +476,6 @@ def warmup():
                             as_list(Ws), as_list(bs), as_list(b[:, None] for b in bs),
                             state[0], state[1], stateb[0], stateb[1],
                             as_list(np.zeros(W.shape[0], np.int64) for W in Ws),
-                            0.5, dt(2), dt(0), dt(0.9), dt(0.999), dt(1e-8),
+                            0.5, dt(2), dt(0), dt(0.9), dt(0.999), dt(0.1), dt(0.001), dt(1e-8),
                             **ws, counts=np.zeros((2, N_COUNTS), np.int64),
                             loss_sum=np.zeros(1))

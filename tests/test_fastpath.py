@@ -77,7 +77,7 @@ def test_kernel_equals_its_numpy_reference():
                           KS.as_list(bs),
                           KS.as_list(b[:, None] for b in bs), KS.as_list(Ws), KS.as_list(Ws),
                           zeros[0], zeros[1], KS.as_list(np.zeros(1, np.int64) for _ in Ws),
-                          0.5, 2.0, 0.0, 0.9, 0.999, 1e-8, **ws,
+                          0.5, 2.0, 0.0, 0.9, 0.999, 1 - 0.9, 1 - 0.999, 1e-8, **ws,
                           counts=np.zeros((3, KS.N_COUNTS), np.int64), loss_sum=loss_sum)
     assert done == 6
     np.testing.assert_allclose(loss_sum[0], sum(losses), rtol=1e-12)
