@@ -237,7 +237,10 @@ class _record_crs:
         if sel is not None:
             k = sample_count(rho, k_min, A.shape[1])
             c = norm_products(np.ascontiguousarray(A), np.ascontiguousarray(B))
-            self.records[l][which] = (sel, crs_probabilities(c, k, self.strategy.spec, A.shape[1]))
+            prob = None       # every c_i = 0 or nnz(c) <= k: nothing was drawn
+            if np.count_nonzero(c) > k:
+                prob = crs_probabilities(c, k, self.strategy.spec, A.shape[1])
+            self.records[l][which] = (sel, prob)
         return sel
 
     def stop(self):
