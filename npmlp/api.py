@@ -110,6 +110,34 @@ class Net:
         shape_only = Dataset("api", int(n_classes), (int(n_inputs),), empty, empty, empty, "api")
         self.ts = build_state(self.cfg, shape_only)
 
+    @classmethod
+    def from_run(cls, run_dir, **fields):
+        """The trained weights of a run folder's checkpoint.npz in a network built from its
+        config.json with `fields` changed (e.g. another method). The strategy is built anew on the
+        loaded weights (ALSH hashes them); the optimiser starts fresh. Returns (net, run config)."""
+        import os
+        from . import checkpoint
+        ckpt = os.path.join(run_dir, "checkpoint.npz")
+        if not os.path.isfile(ckpt):
+            raise UserError(f"{run_dir} is not a run folder with a checkpoint.npz: pass the folder "
+                            f"`python -m npmlp.train` wrote (runs/NAME)")
+        saved = checkpoint.read_meta(ckpt)["config"]
+        run_cfg = Config.from_json(saved)
+        fields = {**saved, **fields, "hidden": run_cfg.hidden}
+        with np.load(ckpt) as z:
+            arrays = [(z[f"param.{i}.W"], z[f"param.{i}.b"]) for i in range(len(run_cfg.hidden) + 1)]
+        net = cls(arrays[0][0].shape[1], arrays[-1][0].shape[0], **fields)
+        for p, (W, b) in zip(net.params, arrays):
+            p.W[...] = W
+            p.b[...] = b
+        net._rebuild_strategy()
+        return net, run_cfg
+
+    def _rebuild_strategy(self):
+        """A fresh strategy on the current parameters (after they were replaced)."""
+        from .strategies import get_strategy
+        self.ts.strategy = get_strategy(self.cfg.method)(self.cfg, self.params, self.ts.ledger)
+
     @property
     def params(self):
         return self.ts.params

@@ -125,3 +125,42 @@ def test_help(capsys):
             main(argv)
         assert e.value.code == 0
     assert "--trained RUN_DIR" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("method", ["alsh-approx", "dropout", "mc-approx"])
+def test_propagation_runs_and_plots(method, tmp_path, capsys):
+    png = tmp_path / "p.png"
+    argv = ["propagation", "--method", method, "--hidden", "3x40", "--dataset", "synthetic",
+            "--samples", "8", "--plot", str(png)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "thm c=5" in out and png.stat().st_size > 1000
+    assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_propagation_output_ratios_are_the_experiments_measurement():
+    """The output column is experiments/error_propagation.py:layer_ratios on the same network,
+    inputs and measurement stream; an exact method measures 0 everywhere."""
+    from npmlp.experiments.error_propagation import layer_ratios
+    from npmlp.explain.propagation import measure
+    from npmlp.layers import relu_forward
+    rng = np.random.default_rng(1)
+    X, y = rng.random((6, 20)).astype(np.float32), rng.integers(0, 3, 6)
+    net = api.Net(20, 3, hidden=(30, 30), method="dropout", dropout_keep=0.3)
+    twin = api.Net(20, 3, hidden=(30, 30), method="dropout", dropout_keep=0.3)
+    ratios, grad, kept = measure(net, X, y, seed=4)
+    assert ratios == layer_ratios(twin.strategy, twin.params, X, np.random.default_rng([4, 7]),
+                                  relu_forward)[0]
+    assert ratios[0] == 0 and ratios[1] > 0 and len(grad) == 3
+    exact = measure(api.Net(20, 3, hidden=(30, 30)), X, y)
+    assert max(exact[0]) == 0 and max(exact[1]) < 1e-6
+
+
+def test_propagation_of_a_trained_run(tmp_path, capsys):
+    run = tmp_path / "run"
+    api.train(out=str(run), log=lambda *a: None, dataset="synthetic", hidden="2x32", epochs=1,
+              limit=200)
+    assert main(["propagation", "--trained", str(run), "--method", "alsh-approx", "--samples", "5",
+                 "--plot", str(tmp_path / "p.png")]) == 0
+    out = capsys.readouterr().out
+    assert "trained weights of" in out and "784-32-32-10" in out

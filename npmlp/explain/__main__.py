@@ -69,7 +69,7 @@ def build_parser():
     q.add_argument("--hidden", default="5x1000", help="hidden layer sizes [default: 5x1000]")
     q.add_argument("--dataset", default="mnist", help="inputs from this dataset's test split "
                    "[default: mnist]")
-    q.add_argument("--samples", type=int, default=100, help="inputs measured [default: 100]")
+    q.add_argument("--samples", type=int, default=50, help="inputs measured [default: 50]")
     q.add_argument("--seed", type=int, default=0, help="[default: 0]")
     q.add_argument("--trained", metavar="RUN_DIR", help="measure the weights of this run folder's "
                    "checkpoint.npz (its own dataset and layer sizes)")

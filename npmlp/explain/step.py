@@ -10,12 +10,10 @@ exact one; a method that samples its backward products (MC-APPROX) differs from 
 Notation: the paper writes z^k = a^{k-1} W^k + b^k with W^k (D_{k-1}, D_k); npmlp stores W (D_k,
 D_{k-1}), the paper's W^k transposed, and prints it that way. Layers count from 1 as in the paper.
 """
-import textwrap
-
 import numpy as np
 
 from .. import api
-from .text import WIDTH, Report
+from .text import Report
 
 SAMPLE = np.array([[0.9, 0.1, 0.4, 0.7]])   # the fixed default sample, D_0 = 4
 LABEL = np.array([1])
@@ -69,9 +67,7 @@ def _header(rep, net, tr, what, changed):
     rep.line(f"input: {what}; {cfg.activation} hidden units; log-softmax + NLL")
     rep.line(f"optimiser {cfg.optimizer}, lr {cfg.lr}; seed {cfg.seed}; float64")
     if changed:
-        text = "set for this network: " + ", ".join(f"{k}={v}" for k, v in changed.items())
-        for line in textwrap.wrap(text, WIDTH - 4, subsequent_indent="  "):
-            rep.line(line)
+        rep.line("set for this network: " + ", ".join(f"{k}={v}" for k, v in changed.items()))
     rep.line("W^k is printed as stored, (units, inputs): the paper's W^k transposed.")
     rep.array("x = a^0", tr.x)
     rep.array("y", tr.y)

@@ -1,5 +1,7 @@
 """Output for the explain commands: the same content as a terminal report (80 columns) or as a
 markdown document (headings, each section's body in a text block)."""
+import textwrap
+
 import numpy as np
 
 WIDTH = 80
@@ -35,7 +37,9 @@ class Report:
         self.parts.append((title, []))
 
     def line(self, text=""):
-        self.parts[-1][1].append(text)
+        """One line; a long one is wrapped to the terminal width at its own indentation."""
+        lead = " " * (len(text) - len(text.lstrip()))
+        self.parts[-1][1].extend(textwrap.wrap(text, WIDTH - 2, subsequent_indent=lead) or [""])
 
     def array(self, name, a, note=""):
         body = fmt_array(a)
