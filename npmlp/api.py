@@ -257,11 +257,11 @@ class _record_crs:
         if self.inner is not None:
             strategy._select = self._select
 
-    def _select(self, which, l, A, B, rho, k_min, rng, frozen):
-        from kernels.crs_sampling import crs_probabilities
+    def _select(self, which, l, A, B, rho, k_min, *rest):
         from kernels.crs_norms import norm_products
+        from kernels.crs_sampling import crs_probabilities
         from .strategies.mc import sample_count
-        sel = self.inner(which, l, A, B, rho, k_min, rng, frozen)
+        sel = self.inner(which, l, A, B, rho, k_min, *rest)
         if sel is not None:
             k = sample_count(rho, k_min, A.shape[1])
             c = norm_products(np.ascontiguousarray(A), np.ascontiguousarray(B))

@@ -30,6 +30,7 @@ TINY = {
     "alsh-approx": {"alsh_active": 0.67, "alsh_bits": 2, "alsh_tables": 3},
     "mc-approx": {"mc_rho_bwd": 0.5, "mc_kmin_bwd": 1, "mc_rho_wu": 0.5, "mc_kmin_wu": 1},
 }
+TINY_MAX_UNITS = 20             # hidden layers up to this width get the settings above
 NUMERIC_MAX_WEIGHTS = 20_000    # central differences beyond this take too long for a terminal
 
 
@@ -38,7 +39,7 @@ def run(method="standard", hidden=(3, 3), seed=SEED, dataset=None, batch_size=1,
     """Build the network, take one traced step, return the report as a string."""
     fields = dict(method=method, hidden=hidden, seed=seed, optimizer=optimizer, lr=lr,
                   dtype="float64", batch_size=batch_size)
-    tiny = {} if dataset else TINY.get(method, {})
+    tiny = TINY.get(method, {}) if max(hidden) <= TINY_MAX_UNITS else {}
     fields.update(tiny)
     fields.update(options or {})
     if dataset:

@@ -7,7 +7,7 @@ import numpy as np
 WIDTH = 80
 
 
-def fmt_array(a, precision=4, max_rows=6, max_cols=6):
+def fmt_array(a, precision=4, max_rows=6, max_cols=10):
     """A small array in full; a large one summarised (shape, mean, std, range and a corner)."""
     a = np.asarray(a)
     if a.dtype.kind == "f":
