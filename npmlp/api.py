@@ -31,6 +31,7 @@ from .errors import UserError
 from .losses import log_softmax_nll
 from .strategies import STRATEGIES
 from .strategies.active_set import SparseCache
+from .strategies.base import StepContext
 
 
 def config(**fields):
@@ -151,16 +152,20 @@ class Net:
         return [self.params[0].W.shape[1]] + [p.W.shape[0] for p in self.params]
 
     # --- the adapter: the only calls into the strategy and optimiser contract ---------------------
-    def _layer_forward(self, l, a, rng, sel=None):
-        return self.strategy.forward(l, a, self.params[l], rng, sel=sel)
+    def _context(self, rng, n):
+        """This step's StepContext (strategies/base.py): generator, batch size, step number."""
+        return StepContext(rng, n, self.ts.step + 1)
 
-    def _layer_backward(self, l, dout, cache, rng):
-        return self.strategy.backward(l, dout, cache, need_dx=l > 0)
+    def _layer_forward(self, l, a, ctx, sel=None):
+        return self.strategy.forward(l, a, self.params[l], ctx, sel=sel)
 
-    def _update(self, grads, n):
-        self.ts.optimizer.step(self.params, grads, None)
+    def _layer_backward(self, l, dout, cache, ctx):
+        return self.strategy.backward(l, dout, cache, ctx, need_dx=l > 0)
+
+    def _update(self, grads, ctx):
+        self.ts.optimizer.step(self.params, grads, self.cfg.lr)   # the engine's lr without schedule
         self.ts.step += 1
-        self.strategy.after_step(self.ts.step, self.params)
+        self.strategy.after_step(ctx, self.params)
 
     # --- steps ----------------------------------------------------------------------------------
     def _check(self, x, y):
@@ -176,10 +181,9 @@ class Net:
     def loss(self, x, y, sels=None):
         """The training-mode loss of (x, y); with `sels` (a trace's .sel) the random choice is frozen."""
         x, y = self._check(x, y)
-        a = x
+        a, ctx = x, self._context(np.random.default_rng(0), x.shape[0])
         for l in range(len(self.params)):
-            a, _ = self._layer_forward(l, a, np.random.default_rng(0),
-                                       None if sels is None else sels[l])
+            a, _ = self._layer_forward(l, a, ctx, None if sels is None else sels[l])
         return log_softmax_nll(a, y)[0]
 
     def step(self, x, y, trace=False, update=True, numeric=False):
@@ -197,12 +201,12 @@ class Net:
     def _traced_step(self, x, y, update, numeric):
         tr = Trace(x, y, self.cfg.method)
         tr.before = [(p.W.copy(), p.b.copy()) for p in self.params]
-        rng = self.ts.rng
+        ctx = self._context(self.ts.rng, x.shape[0])
         crs = _record_crs(self.strategy, len(self.params))
         a, caches = x, []
         for l, layer in enumerate(self.params):
             tr.z.append(a @ layer.W.T + layer.b)                  # EDBT §4 on every unit
-            a, cache = self._layer_forward(l, a, rng)
+            a, cache = self._layer_forward(l, a, ctx)
             tr.a.append(a)
             caches.append(cache)
             tr.sel.append(cache.sel)
@@ -213,7 +217,7 @@ class Net:
         grads, deltas = [None] * len(caches), [None] * len(caches)
         for l in reversed(range(len(caches))):
             deltas[l] = self._delta(l, dout, caches[l])
-            dout, grads[l] = self._layer_backward(l, dout, caches[l], rng)
+            dout, grads[l] = self._layer_backward(l, dout, caches[l], ctx)
         tr.crs = crs.stop()
         tr.delta = deltas
         tr.grads = [Grad(*g.dense(p.W.shape[0])) for g, p in zip(grads, self.params)]
@@ -226,7 +230,7 @@ class Net:
             tr.numeric = [Grad(reference.numerical_gradient(f, p.W),
                                reference.numerical_gradient(f, p.b)) for p in self.params]
         if update:
-            self._update(grads, x.shape[0])
+            self._update(grads, ctx)
         tr.after = [(p.W.copy(), p.b.copy()) for p in self.params]
         return tr
 
@@ -241,7 +245,7 @@ class Net:
             return d
         if isinstance(cache.sel, np.ndarray):       # batch-N mask (with its scale)
             dout = dout * cache.sel
-        return dout if s.is_output(l) else s.act_backward(dout, cache.act)
+        return s.delta(l, dout, cache)
 
 
 # ---------------------------------------------------------------- what a sampling method chose
