@@ -203,23 +203,23 @@ class Net:
         tr.before = [(p.W.copy(), p.b.copy()) for p in self.params]
         ctx = self._context(self.ts.rng, x.shape[0])
         crs = _record_crs(self.strategy, len(self.params))
-        a, caches = x, []
-        for l, layer in enumerate(self.params):
-            tr.z.append(a @ layer.W.T + layer.b)                  # EDBT §4 on every unit
-            a, cache = self._layer_forward(l, a, ctx)
-            tr.a.append(a)
-            caches.append(cache)
-            tr.sel.append(cache.sel)
-            tr.alsh.append(_alsh_buckets(self.strategy, l, tr.z[l]))
-        tr.loss, dout = log_softmax_nll(a, y)                      # always exact
-        tr.probs = np.exp(a - a.max(axis=1, keepdims=True))
-        tr.probs /= tr.probs.sum(axis=1, keepdims=True)
-        grads, deltas = [None] * len(caches), [None] * len(caches)
-        for l in reversed(range(len(caches))):
-            deltas[l] = self._delta(l, dout, caches[l])
-            dout, grads[l] = self._layer_backward(l, dout, caches[l], ctx)
-        tr.crs = crs.stop()
-        tr.delta = deltas
+        try:
+            a, caches = x, []
+            for l, layer in enumerate(self.params):
+                tr.z.append(a @ layer.W.T + layer.b)              # EDBT §4 on every unit
+                a, cache = self._layer_forward(l, a, ctx)
+                tr.a.append(a)
+                caches.append(cache)
+                tr.sel.append(cache.sel)
+                tr.alsh.append(_alsh_buckets(self.strategy, l, tr.z[l]))
+            tr.loss, dout = log_softmax_nll(a, y)                  # always exact
+            grads, tr.delta = [None] * len(caches), [None] * len(caches)
+            for l in reversed(range(len(caches))):
+                tr.delta[l] = self._delta(l, dout, caches[l])
+                dout, grads[l] = self._layer_backward(l, dout, caches[l], ctx)
+        finally:
+            tr.crs = crs.stop()
+        tr.probs = reference.softmax(a)
         tr.grads = [Grad(*g.dense(p.W.shape[0])) for g, p in zip(grads, self.params)]
         act = reference.activation(self.cfg.activation, self.cfg.leaky_slope)
         _, dWs, dbs, *_ = reference.backprop([W for W, _ in tr.before], [b for _, b in tr.before],
