@@ -176,8 +176,8 @@ def _backward(rep, net, tr, numeric):
         rep.array(f"  ∇b^{k}", g.b)
         if numeric:
             num = tr.numeric[l]
-            rep.line(f"  numerical ∇W^{k} (central differences, choice frozen): max |diff| "
-                     f"{np.abs(num.W - g.W).max():.2e}")
+            rep.array(f"  numerical ∇W^{k}", num.W, "(central differences, choice frozen)")
+            rep.line(f"  max |numerical - analytic| = {np.abs(num.W - g.W).max():.2e}")
         rep.line(f"  exact ∇W^{k} (reference.backprop, same weights): relative difference "
                  f"{_rel(g.W, e.W):.3g}")
         rep.line()
