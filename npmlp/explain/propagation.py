@@ -17,6 +17,7 @@ import os
 import numpy as np
 
 from .. import api
+from ..errors import UserError
 from ..experiments import paper
 from ..experiments.error_propagation import layer_ratios, theorem72
 from ..layers import activation_pair
@@ -37,6 +38,8 @@ def measure(net, X, y, seed=0):
 
 def run(method="alsh-approx", hidden=(1000,) * 5, dataset="mnist", samples=50, seed=0,
         trained=None, options=None, plot="propagation.png"):
+    if samples < 1:
+        raise UserError(f"--samples {samples}: expected an integer >= 1")
     fields = {"method": method, "seed": seed, **(options or {})}
     if trained:
         net, run_cfg = api.Net.from_run(trained, **fields)
@@ -47,8 +50,6 @@ def run(method="alsh-approx", hidden=(1000,) * 5, dataset="mnist", samples=50, s
     if net is None:
         net = api.Net(data.train.X.shape[1], data.num_classes, dataset=dataset, hidden=hidden,
                       **fields)
-    if samples < 1:
-        raise api.UserError(f"--samples {samples}: expected an integer >= 1")
     X, y = data.test.X[:samples], data.test.y[:samples]
     ratios, grad, kept = measure(net, X, y, seed)
     rep = Report("text")
