@@ -126,7 +126,8 @@ class Net:
         run_cfg = Config.from_json(saved)
         fields = {**saved, **fields, "hidden": run_cfg.hidden}
         with np.load(ckpt) as z:
-            arrays = [(z[f"param.{i}.W"], z[f"param.{i}.b"]) for i in range(len(run_cfg.hidden) + 1)]
+            arrays = [(z[f"param.{i}.W"], z[f"param.{i}.b"])
+                      for i in range(len(run_cfg.hidden) + 1)]
         net = cls(arrays[0][0].shape[1], arrays[-1][0].shape[0], **fields)
         for p, (W, b) in zip(net.params, arrays):
             p.W[...] = W
@@ -179,7 +180,7 @@ class Net:
         return x, y
 
     def loss(self, x, y, sels=None):
-        """The training-mode loss of (x, y); with `sels` (a trace's .sel) the random choice is frozen."""
+        """The training-mode loss of (x, y); `sels` (a trace's .sel) freezes the random choice."""
         x, y = self._check(x, y)
         a, ctx = x, self._context(np.random.default_rng(0), x.shape[0])
         for l in range(len(self.params)):

@@ -20,7 +20,7 @@ import numpy as np
 # ------------------------------------------------------------------ activations and the loss
 
 def activation(name, slope=0.01):
-    """(f, f') of a hidden activation; f' takes z. The engine's versions: layers.py:*_forward/backward.
+    """(f, f') of a hidden activation; f' takes z. The engine's: layers.py:*_forward, *_backward.
     A (f, f') pair is returned as it is."""
     if not isinstance(name, str):
         return name
@@ -43,7 +43,7 @@ def softmax(z):
 
 
 def nll(z, y):
-    """L = -(1/N) sum_n log softmax(z_n)[y_n]  (EDBT §8.4; the engine's: losses.py:log_softmax_nll)."""
+    """L = -(1/N) sum_n log softmax(z_n)[y_n]  (EDBT §8.4; engine: losses.py:log_softmax_nll)."""
     return float(-np.log(softmax(z)[np.arange(len(y)), y]).mean())
 
 
@@ -75,10 +75,10 @@ def backprop(Ws, bs, x, y, act="relu"):
     delta = (softmax(zs[-1]) - onehot) / n                # dL/dz^L of log-softmax + NLL (mean)
     for l in reversed(range(L)):
         if l < L - 1:
-            delta = fprime(zs[l]) * (delta @ Ws[l + 1])   # delta^k = f'(z^k) ⊙ W^{k+1} delta^{k+1}  (Eq. 1)
+            delta = fprime(zs[l]) * (delta @ Ws[l + 1])   # Eq. 1: delta^k = f'(z^k) ⊙ W delta^{k+1}
         deltas[l] = delta
-        dWs[l] = delta.T @ activations[l]                 # ∇W^k = a^{k-1} delta^k, summed over the batch (Eq. 1)
-        dbs[l] = delta.sum(axis=0)                        # ∇b^k = delta^k                                 (Eq. 1)
+        dWs[l] = delta.T @ activations[l]                 # Eq. 1: ∇W^k = a^{k-1} delta^k (sum over n)
+        dbs[l] = delta.sum(axis=0)                        # Eq. 1: ∇b^k = delta^k         (sum over n)
     return nll(zs[-1], y), dWs, dbs, deltas, zs, activations
 
 
@@ -107,7 +107,7 @@ def update(optimizer, p, g, st, lr, momentum=0.0, beta1=0.9, beta2=0.999, eps=1e
         st["v"] = beta2 * st["v"] + (1 - beta2) * g * g  # v <- b2 v + (1 - b2) g^2
         step = lr / (1 - beta1 ** t)                      # bias corrections of m and v:
         corr = 1 / np.sqrt(1 - beta2 ** t)
-        p -= step * st["m"] / (np.sqrt(st["v"]) * corr + eps)   # W <- W - lr m_hat / (sqrt(v_hat) + eps)
+        p -= step * st["m"] / (np.sqrt(st["v"]) * corr + eps)   # W -= lr m_hat / (sqrt(v_hat) + eps)
     elif optimizer == "adagrad":
         st["h"] = st["h"] + g * g                         # h <- h + g^2
         p -= lr * g / (np.sqrt(st["h"]) + eps)            # W <- W - lr g / (sqrt(h) + eps)

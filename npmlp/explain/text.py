@@ -59,5 +59,6 @@ class Report:
             return "\n".join(out)
         out = [title, "=" * min(len(title), WIDTH), ""]
         for sec, lines in self.parts:
-            out += [f"-- {sec} " + "-" * max(WIDTH - 4 - len(sec), 0), *(("  " + s).rstrip() for s in lines), ""]
+            out.append(f"-- {sec} " + "-" * max(WIDTH - 4 - len(sec), 0))
+            out += [("  " + s).rstrip() for s in lines] + [""]
         return "\n".join(out)
