@@ -100,6 +100,14 @@ def test_sampled_forward_gradient_is_the_numerical_one_of_the_sampled_network():
     assert not np.allclose(tr.grads[0].W, tr.exact[0].W)
 
 
+def test_mc_forward_mode_shows_the_sampled_forward(capsys):
+    argv = ["step", "--method", "mc-approx", "--set", "mc_mode=forward", "--set", "mc_rho_fwd=0.5",
+            "--set", "mc_kmin_fwd=1"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "forward z = a W^T, over inputs" in out and "z^1 from the kept pairs" in out
+
+
 def test_markdown_and_batch(capsys):
     assert main(["step", "--method", "mc-approx", "--batch-size", "3", "--format", "markdown"]) == 0
     out = capsys.readouterr().out

@@ -112,8 +112,12 @@ def _choice(rep, strategy, l, tr):
     elif isinstance(sel, np.ndarray):
         rep.array("  mask (kept units carry their scale)", sel)
     fwd = tr.crs[l].get("fwd")
-    if fwd is not None:
+    if fwd is not None and fwd[0].idx is not None:
+        from kernels.crs_product import sampled_matmul
         _crs_lines(rep, "forward z = a W^T, over inputs", *fwd)
+        a_in = tr.x if l == 0 else tr.a[l - 1]
+        W, b = tr.before[l]
+        rep.array(f"  z^{l + 1} from the kept pairs", sampled_matmul(a_in, W.T, fwd[0]) + b)
 
 
 def _crs_lines(rep, what, sel, prob):
@@ -150,6 +154,10 @@ def _backward(rep, net, tr, numeric):
     elif cfg.method == "mc-approx" and cfg.mc_mode == "backward":
         rep.line("The forward pass is exact, so the numerical gradient is the exact one; the")
         rep.line("method's differs by the error of its sampled products (CRS, Eq. 5-7).")
+    elif cfg.method == "mc-approx":
+        rep.line("Forward and backward products are sampled: the numerical gradient is that of "
+                 "the network the forward pass sampled, and the method's estimates it with "
+                 "sampled backward products (CRS, Eq. 5-7), so it differs from both.")
     else:
         rep.line("The method differentiates the network it sampled: its gradient equals the")
         rep.line("numerical one of that network; the exact gradient of the full network differs")
