@@ -15,13 +15,14 @@ from .metrics import confusion_matrix, label_prediction_ratios, peak_memory_byte
 from .optim import make_optimizer
 from .params import init_params, layer_sizes
 from .runs import RunDir, default_run_dir
+from .seeds import main_generator
 from .strategies import STRATEGIES, get_strategy
 from .threads import set_threads
 
 
 def build_state(cfg, data):
-    """A fresh TrainState for `cfg` on `data`; every random choice flows from one Generator."""
-    rng = np.random.default_rng(cfg.seed)
+    """A fresh TrainState for `cfg` on `data`; every random stream derives from cfg.seed (seeds.py)."""
+    rng = main_generator(cfg.seed)
     sizes = layer_sizes(data.train.X.shape[1], cfg.hidden, data.num_classes)
     params = init_params(sizes, rng, cfg.init, cfg.init_std, np.dtype(cfg.dtype))
     ledger = Ledger(sizes)

@@ -134,7 +134,8 @@ def test_nan_loss_names_the_layer_for_every_method_at_batch_1(blobs, method, ext
     (it once raised AttributeError from the error path instead of the message)."""
     cfg = Config(method=method, batch_size=1, **SMALL, **extra)
     ts = build_state(cfg, blobs)
-    ts.params[1].W[...] = np.inf  # every unit of layer 2 of 3 produces inf or nan
+    ts.params[1].W[...] = np.inf  # every unit of layer 2 of 3 produces inf or nan, even when
+    ts.params[1].b[...] = np.inf  # the sampled layer 1 passes no non-zero input to it
     with pytest.raises(TrainingDiverged, match=r"step 1 .*layer 2 of 3"):
         engine.train_step(ts, blobs.train.X[:1], blobs.train.y[:1])
 

@@ -30,7 +30,9 @@ import numpy as np
 
 from kernels import lsh
 
+from ..errors import UserError
 from ..layers import dense_forward
+from ..seeds import child_generator
 from .active_set import ActiveSetStrategy, Selection
 from .alsh_schedule import RebuildSchedule
 
@@ -62,11 +64,16 @@ class AlshApprox(ActiveSetStrategy):
 
     def __init__(self, cfg, params, ledger):
         super().__init__(cfg, params, ledger)
-        # The hash functions draw from their own stream, derived from --seed, so that adding ALSH
-        # options never shifts the main generator's sequence of masks and sample orders.
-        self.hash_rng = np.random.default_rng([cfg.seed, 0xA15])
+        # The hash functions draw from their own child stream of --seed (npmlp/seeds.py), so that
+        # adding ALSH options never shifts the main generator's sequence of masks and sample orders.
+        self.hash_rng = child_generator(cfg.seed, "alsh")
         self.pool = lsh.make_uniform_pool(self.hash_rng)
-        self.index = [_LayerIndex(cfg, p.W, self.hash_rng) for p in params[:-1]]
+        try:
+            self.index = [_LayerIndex(cfg, p.W, self.hash_rng) for p in params[:-1]]
+        except ValueError as e:   # settings the hash kernels cannot serve (e.g. DWTA's K * bits)
+            raise UserError(f"ALSH-APPROX cannot hash with --alsh-hash {cfg.alsh_hash} "
+                            f"--alsh-bits {cfg.alsh_bits} --alsh-tables {cfg.alsh_tables}: {e}"
+                            ) from None
         self.policy = cfg.alsh_select
         self.tau = [max(int(cfg.alsh_active * p.W.shape[0]), 1) for p in params[:-1]]
         self.param = [self._policy_param(cfg, tau, p.W.shape[0]) for tau, p in
