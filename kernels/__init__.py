@@ -2,6 +2,7 @@
 
     update.py                       fused optimiser updates over rows (SGD, Adam, Adagrad)
     active_forward/backward/weight_grad.py   products restricted to active units (ALSH, dropout)
+    active_batch.py                 the same at batch N with a ragged set per sample (CSR)
     crs_norms/sampling/product.py   column-row sampling (MC-APPROX)
     lsh_transforms/hash/dwta/tables/select.py   asymmetric LSH (ALSH-APPROX)
 
@@ -12,7 +13,7 @@ import importlib
 
 from . import _jit
 
-MODULES = ("update", "active_forward", "active_backward", "active_weight_grad",
+MODULES = ("update", "active_forward", "active_backward", "active_weight_grad", "active_batch",
            "crs_norms", "crs_sampling", "crs_product",
            "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select")
 

@@ -36,6 +36,8 @@ class WeightGrad(NamedTuple):
     rows: Optional[np.ndarray] = None
     db: Optional[np.ndarray] = None  # (R,) bias gradient; computed from G when None
     applied: bool = False            # the weights were already updated by a fused kernel
+    dW_rows: Optional[np.ndarray] = None  # (R, D_in) G^T @ A already formed by a sparse kernel
+                                          # (strategies/active_batch.py), which recorded its cost
 
     def bias(self):
         return self.G.sum(axis=0) if self.db is None else self.db

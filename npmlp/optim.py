@@ -122,7 +122,10 @@ class Optimizer:
             db = grad.bias().astype(p.W.dtype, copy=False)[:, None]
             self._apply(p.b[:, None], st, "b", visit, pos_map, g=db, l=l, bias=True)
             return
-        if n <= FACTORED_MAX_BATCH:
+        factored = n <= FACTORED_MAX_BATCH and grad.dW_rows is None
+        if grad.dW_rows is not None:   # formed by the strategy (batch-N active sets)
+            self._apply(p.W, st, "W", visit, pos_map, g=grad.dW_rows, l=l)
+        elif factored:
             self._apply(p.W, st, "W", visit, pos_map, factored=(grad.G, grad.A), l=l)
         else:
             g = self._gbuf[l][:n_rows]
@@ -137,7 +140,6 @@ class Optimizer:
         db = grad.bias().astype(p.W.dtype, copy=False)[:, None]  # (R, 1), Eq. 1, ∇b = delta^k
         self._apply(p.b[:, None], st, "b", visit, pos_map, g=db, l=l, bias=True)
         if ledger is not None:
-            factored = n <= FACTORED_MAX_BATCH
             if factored:
                 ledger.add(l, "backward-weight", n_rows * d_in * n, 0, 0)
             c = K.update_cost(visit.shape[0], n_rows, d_in, n, itemsize, self.n_state, factored)

@@ -109,7 +109,7 @@ class AlshApprox(ActiveSetStrategy):
 
     def choose_mask(self, l, a, z, layer, rng):
         """Batch N: one hashed active set per sample, applied as a mask on the dense product."""
-        mask = np.zeros_like(z)
+        mask = np.zeros((a.shape[0], layer.W.shape[0]), a.dtype)
         for n in range(a.shape[0]):
             x = a[n]
             sel = self.choose(l, x, np.flatnonzero(x), layer, rng)
