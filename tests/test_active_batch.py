@@ -110,10 +110,21 @@ def test_ledger_records_the_pairs_computed(blobs):
     assert ts.ledger.compute_reduction() > 0.5
 
 
-@pytest.mark.parametrize("mode,fraction,sparse", [("sparse", 0.9, True), ("dense", 0.01, False),
-                                                  ("auto", 0.05, True), ("auto", 0.9, False)])
-def test_the_rule_that_picks_the_path(mode, fraction, sparse):
-    assert AB.use_sparse(mode, fraction) is sparse
+@pytest.mark.parametrize("mode,fraction,dense_input,sparse", [
+    ("sparse", 0.9, False, True), ("dense", 0.01, True, False), ("auto", 0.05, False, True),
+    ("auto", 0.05, True, True), ("auto", 0.9, True, False), ("auto", 0.25, True, True),
+    ("auto", 0.25, False, False)])
+def test_the_rule_that_picks_the_path(mode, fraction, dense_input, sparse):
+    assert AB.use_sparse(mode, fraction, dense_input) is sparse
+
+
+def test_auto_takes_the_sparse_path_at_5_percent_and_the_dense_one_at_90(blobs):
+    for keep, sparse in ((0.05, True), (0.9, False)):
+        cfg = cfg_for("dropout", dropout_keep=keep, hidden=(200, 200))
+        ts = build_state(cfg, blobs)
+        caches = engine.forward_backward(ts.strategy, ts.params, blobs.train.X[:20],
+                                         blobs.train.y[:20], ts.rng)[2]
+        assert all(isinstance(c, AB.BatchCache) is sparse for c in caches[:-1])
 
 
 def test_trains_blobs_on_the_sparse_path(blobs):

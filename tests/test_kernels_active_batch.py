@@ -91,6 +91,23 @@ def test_ragged_kernels_match_reference(name, dtype):
     assert not dW[np.setdiff1d(np.arange(D_out), rows[:U])].any()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", CASES)
+def test_csr_of_a_dense_batch_matches_reference(name, dtype):
+    x = make(CASES[name], dtype)["x"]
+    N = x.shape[0]
+    ptr, ref_ptr = np.full(N + 1, -1, np.int64), np.empty(N + 1, np.int64)
+    P = KB.csr_count(x, ptr)
+    assert P == KB.csr_count_reference(x, ref_ptr) == np.count_nonzero(x)
+    assert np.array_equal(ptr, ref_ptr)
+    out = [np.full(P, -1, np.int64), np.full(P, -1, np.int64), np.full(P, np.nan, dtype)]
+    ref = [np.empty(P, np.int64), np.empty(P, np.int64), np.empty(P, dtype)]
+    KB.csr_fill(x, ptr, *out)
+    KB.csr_fill_reference(x, ptr, *ref)
+    for a, r in zip(out, ref):
+        assert np.array_equal(a, r)
+
+
 def test_costs_count_the_pairs():
     assert KB.ragged_forward_cost(20, 1000, 784, 4).macs == 1000 * 784
     assert KB.ragged_sparse_forward_cost(20, 1000, 1000, 2500, 4).macs == 2500

@@ -29,38 +29,48 @@ from ..layers import WeightGrad
 
 # The crossover, measured by bench/bench_active_batch.py (bench/README.md, "Batch-N active sets":
 # one layer's forward + input gradient + weight gradient, dense masked against per-sample sparse,
-# 1 thread, fp32). The sparse path wins below this fraction of kept units (pairs / (N * D_out)).
-SPARSE_MAX_FRACTION = 0.25
+# 1 thread, fp32, batch 10/20/50, layers 784x1000, 1000x1000, 1000x4000). The sparse path wins
+# below these fractions of kept (sample, unit) pairs. Its cost grows with the kept fraction f times
+# the input's non-zeros: f * D_in per pair on layer 1 (dense pixels; dense/sparse 1.2-1.5x at 30%,
+# 0.6-1.0x at 50%), f^2-like on deeper layers whose input is the previous layer's kept units, whose
+# scattered reads make the crossover earlier (1.9-3.0x at 10%, 0.8-1.3x at 20%, batch 10-50). The
+# batch size moved the crossover little over 10-50, so the rule does not depend on it.
+SPARSE_MAX_FRACTION_DENSE_INPUT = 0.3
+SPARSE_MAX_FRACTION_SPARSE_INPUT = 0.15
 
 
-def use_sparse(mode, fraction):
+def use_sparse(mode, fraction, dense_input):
     """The one place that chooses the batch-N path: `mode` is cfg.active_batch ('sparse', 'dense'
-    or 'auto'); `fraction` the share of (sample, unit) pairs kept in this layer and step."""
+    or 'auto'); `fraction` the share of (sample, unit) pairs kept in this layer and step;
+    `dense_input` for layer 1 (pixels), whose input is not sparse."""
     if mode == "auto":
-        return fraction <= SPARSE_MAX_FRACTION
+        return fraction <= (SPARSE_MAX_FRACTION_DENSE_INPUT if dense_input
+                            else SPARSE_MAX_FRACTION_SPARSE_INPUT)
     return mode == "sparse"
 
 
 class Ragged(NamedTuple):
-    """Sets of a batch in CSR order: sample n's entries are ptr[n]:ptr[n + 1]."""
+    """Non-zeros of a batch in CSR order: sample n's entries are ptr[n]:ptr[n + 1]."""
     ptr: np.ndarray      # (N + 1,) int64
     sample: np.ndarray   # (P,) int64 sample of each entry
     ids: np.ndarray      # (P,) int64 unit (or input) ids, increasing within a sample
+    vals: np.ndarray     # (P,) the values there (a mask's scale, an input's activation)
 
 
-def ragged(mask):
-    """The non-zero entries of mask (N, D) sample by sample."""
-    sample, ids = (np.ascontiguousarray(i, np.int64) for i in np.nonzero(mask))  # views of one array
-    ptr = np.zeros(mask.shape[0] + 1, np.int64)
-    np.cumsum(np.bincount(sample, minlength=mask.shape[0]), out=ptr[1:])
-    return Ragged(ptr, sample, ids)
+def ragged(a):
+    """The non-zero entries of a (N, D) sample by sample (kernels/active_batch.py:csr_*)."""
+    ptr = np.empty(a.shape[0] + 1, np.int64)
+    P = KB.csr_count(a, ptr)
+    r = Ragged(ptr, np.empty(P, np.int64), np.empty(P, np.int64), np.empty(P, a.dtype))
+    KB.csr_fill(a, ptr, r.sample, r.ids, r.vals)
+    return r
 
 
 class BatchCache(NamedTuple):
     x: np.ndarray        # (N, D_in) layer input (zeros outside each sample's J_n)
     xin: Any             # Ragged non-zero inputs, None for layer 1 (dense input)
-    sets: Ragged         # the kept (sample, unit) pairs
-    scale: np.ndarray    # (P,) the mask's value at each pair
+    sets: Ragged         # the kept (sample, unit) pairs; vals = the mask's scale
+    pj: int              # sum_n K_n J_n, the entries of W a sparse-input product touches
     act: Any             # activation cache of the pairs
     W: np.ndarray
     sel: np.ndarray      # (N, D_out) the mask, as the dense path keeps it
@@ -78,63 +88,58 @@ def forward(l, a, layer, mask, z, act_forward, ledger):
     N, D_in = a.shape
     sets = ragged(mask)
     P, itemsize = sets.ids.shape[0], a.itemsize
-    xin = None
+    xin = None if l == 0 else ragged(a)
+    pj = 0 if xin is None else int(np.dot(np.diff(sets.ptr), np.diff(xin.ptr)))
     if z is not None:
         zs = z[sets.sample, sets.ids]                          # already computed by the selection
-    elif l == 0:
+    elif xin is None:
         zs = np.empty(P, a.dtype)
         KB.ragged_forward(a, layer.W, layer.b, sets.ptr, sets.ids, zs)   # EDBT §4 on S_n only
         ledger.add_cost(l, "forward", KB.ragged_forward_cost(N, P, D_in, itemsize))
     else:
-        xin = ragged(a)
-        zs = np.empty(P, a.dtype)
-        xv = a[xin.sample, xin.ids]
-        KB.ragged_sparse_forward(xv, xin.ptr, xin.ids, layer.W, layer.b, sets.ptr, sets.ids, zs)
-        ledger.add_cost(l, "forward", KB.ragged_sparse_forward_cost(
-            N, P, xin.ids.shape[0], _pairs_by_inputs(sets, xin), itemsize))
-    if l > 0 and xin is None:
-        xin = ragged(a)
-    scale = mask[sets.sample, sets.ids]
+        zs = np.empty(P, a.dtype)                              # EDBT §4 on S_n x J_n only
+        KB.ragged_sparse_forward(xin.vals, xin.ptr, xin.ids, layer.W, layer.b, sets.ptr, sets.ids, zs)
+        ledger.add_cost(l, "forward", KB.ragged_sparse_forward_cost(N, P, xin.ids.shape[0], pj,
+                                                                    itemsize))
     a_s, act = act_forward(zs)
     out = np.zeros((N, layer.W.shape[0]), a.dtype)
-    out[sets.sample, sets.ids] = a_s * scale
-    return out, BatchCache(a, xin, sets, scale, act, layer.W, mask)
+    out[sets.sample, sets.ids] = a_s * sets.vals
+    return out, BatchCache(a, xin, sets, pj, act, layer.W, mask)
 
 
-def backward(l, dout, cache, act_backward, need_dx, ledger):
-    """The sparse path's backward: (dx or None, WeightGrad over the union rows, formed by a kernel)."""
-    sets, W, x = cache.sets, cache.W, cache.x
+def backward(l, dout, cache, act_backward, need_dx, ledger, gbuf):
+    """The sparse path's backward: (dx or None, WeightGrad over the union rows, formed by a kernel
+    into gbuf (D_out, D_in), the strategy's scratch for this layer, valid until its next backward:
+    a fresh 2.5 MB array per step costs its page faults)."""
+    sets, W, x, xin = cache.sets, cache.W, cache.x, cache.xin
     N, D_in = x.shape
     P, itemsize = sets.ids.shape[0], x.itemsize
-    dz = act_backward(dout[sets.sample, sets.ids] * cache.scale, cache.act)   # Eq. 1 on the pairs
+    dz = act_backward(dout[sets.sample, sets.ids] * sets.vals, cache.act)   # Eq. 1 on the pairs
     dx = None
-    if need_dx and cache.xin is None:                         # layer 1 (never asked by the engine)
+    if need_dx and xin is None:                               # layer 1 (never asked by the engine)
         dx = np.empty((N, D_in), dz.dtype)
         KB.ragged_backward_input(dz, W, sets.ptr, sets.ids, dx)
         ledger.add_cost(l, "backward-input", KB.ragged_backward_input_cost(N, P, D_in, itemsize))
     elif need_dx:
-        xin = cache.xin
         Q = xin.ids.shape[0]
         dxv = np.empty(Q, dz.dtype)
         KB.ragged_sparse_backward_input(dz, W, sets.ptr, sets.ids, xin.ptr, xin.ids, dxv)  # Eq. 1
-        ledger.add_cost(l, "backward-input", KB.ragged_sparse_backward_input_cost(
-            N, P, Q, _pairs_by_inputs(sets, xin), itemsize))
+        ledger.add_cost(l, "backward-input", KB.ragged_sparse_backward_input_cost(N, P, Q, cache.pj,
+                                                                                  itemsize))
         dx = np.zeros((N, D_in), dz.dtype)
         dx[xin.sample, xin.ids] = dxv
     rows = np.empty(min(P, W.shape[0]), np.int64)
     pos = np.empty(P, np.int64)
     U = active_union(sets.ids, W.shape[0], rows, pos)
     rows = rows[:U]
-    g = np.empty((U, D_in), dz.dtype)
+    g = gbuf[:U]
     db = np.empty(U, dz.dtype)
-    if cache.xin is None:                                     # Eq. 1, grad_W = a^{k-1} delta^k
+    if xin is None:                                           # Eq. 1, grad_W = a^{k-1} delta^k
         KB.weight_grad_rows(dz, x, sets.ptr, pos, g, db)
         cost = KB.weight_grad_rows_cost(N, P, U, D_in, itemsize)
     else:
-        xin = cache.xin
-        KB.sparse_weight_grad_rows(dz, x[xin.sample, xin.ids], xin.ptr, xin.ids, sets.ptr, pos, g, db)
-        cost = KB.sparse_weight_grad_rows_cost(N, P, xin.ids.shape[0], _pairs_by_inputs(sets, xin),
-                                               U, D_in, itemsize)
+        KB.sparse_weight_grad_rows(dz, xin.vals, xin.ptr, xin.ids, sets.ptr, pos, g, db)
+        cost = KB.sparse_weight_grad_rows_cost(N, P, xin.ids.shape[0], cache.pj, U, D_in, itemsize)
     ledger.add_cost(l, "backward-weight", cost)
     G = np.zeros((N, U), dz.dtype)                             # the same gradient, factored
     G[sets.sample, pos] = dz
@@ -146,8 +151,3 @@ def masked_weight_grad(dz, x, mask):
     is zero outside the mask, so only the rows some sample kept have a gradient."""
     rows = np.flatnonzero(mask.any(axis=0))
     return WeightGrad(np.ascontiguousarray(dz[:, rows]), x, rows)
-
-
-def _pairs_by_inputs(sets, xin):
-    """sum_n K_n J_n: the entries of W a sparse-input product over the batch touches."""
-    return int(np.dot(np.diff(sets.ptr), np.diff(xin.ptr)))

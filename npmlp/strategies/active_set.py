@@ -67,6 +67,7 @@ class ActiveSetStrategy(Standard):
         self._all_units = [np.arange(p.W.shape[0], dtype=np.int64) for p in params]
         self._all_inputs = [np.arange(p.W.shape[1], dtype=np.int64) for p in params]
         self.kept = np.zeros(len(params))   # kept units per layer, summed over samples (stats)
+        self._gbuf = {}                      # per layer: batch-N weight-gradient rows (scratch)
         self.seen = 0
 
     # --- to implement ---------------------------------------------------------------------------
@@ -135,7 +136,7 @@ class ActiveSetStrategy(Standard):
         kept = np.count_nonzero(sel)
         self.kept[l] += kept
         self.seen += a.shape[0] if l == 0 else 0
-        if AB.use_sparse(self.cfg.active_batch, kept / sel.size):
+        if AB.use_sparse(self.cfg.active_batch, kept / sel.size, dense_input=l == 0):
             return AB.forward(l, a, layer, sel, z, self.act_forward, self.ledger)
         if z is None:
             z, dcache = self._dense_z(l, a, layer)
@@ -152,7 +153,9 @@ class ActiveSetStrategy(Standard):
     # --- backward ---------------------------------------------------------------------------------
     def backward(self, l, dout, cache, need_dx=True):
         if isinstance(cache, AB.BatchCache):
-            return AB.backward(l, dout, cache, self.act_backward, need_dx, self.ledger)
+            if l not in self._gbuf:
+                self._gbuf[l] = np.empty_like(cache.W)
+            return AB.backward(l, dout, cache, self.act_backward, need_dx, self.ledger, self._gbuf[l])
         if not isinstance(cache, SparseCache):
             if cache.sel is None:
                 return super().backward(l, dout, cache, need_dx)

@@ -1,0 +1,106 @@
+"""Batch-N active sets: dense masked products against per-sample sparse kernels, by kept fraction.
+
+One hidden layer's forward, input gradient and weight gradient (the union rows' G^T A for the dense
+path, as the optimiser forms it; the row-grouped kernel for the sparse path), through the strategy's
+own code (strategies/active_set.py with `active_batch` = dense or sparse, DROPOUT's choice frozen
+with sel=). The optimiser update is left out: both paths update the same union rows. Windows of the
+two paths alternate in one process; the table gives the minimum over rounds per window (the
+machine is shared) and the ratio dense / sparse of the minima, with the load average.
+
+    python bench/bench_active_batch.py                         # batch 20, 784-1000 and 1000-1000
+    python bench/bench_active_batch.py --batch 10 20 50 --layers 1000x1000 1000x4000
+
+Layer "784x1000" is layer 1 (dense pixel-like input); any other D_inxD_out is a deeper layer whose
+input has the same kept fraction per sample as its output (the previous layer's kept units).
+The crossover this measures is `SPARSE_MAX_FRACTION` in npmlp/strategies/active_batch.py.
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from _common import machine_load  # noqa: E402
+
+from npmlp.config import Config  # noqa: E402
+from npmlp.ledger import Ledger  # noqa: E402
+from npmlp.params import init_params  # noqa: E402
+from npmlp.strategies.dropout import Dropout  # noqa: E402
+
+FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+
+
+def make_case(d_in, d_out, n, fraction, rng, first):
+    """A layer, its input batch and 16 frozen masks; `first`: dense input at layer 0."""
+    sizes = [d_in, d_out, 10] if first else [d_in, d_in, d_out, 10]
+    params = init_params(sizes, rng, "he", dtype=np.float32)
+    l = 0 if first else 1
+    if first:
+        a = rng.random((n, d_in)).astype(np.float32) * (rng.random((n, d_in)) < 0.19)  # MNIST ~19%
+    else:
+        a = (rng.random((n, d_in)) * (rng.random((n, d_in)) < fraction)).astype(np.float32)
+    masks = [(rng.random((n, d_out)) < fraction).astype(np.float32) / np.float32(fraction)
+             for _ in range(16)]
+    dout = rng.standard_normal((n, d_out)).astype(np.float32)
+    return sizes, params, l, a, masks, dout
+
+
+def strategy(mode, sizes, params, fraction):
+    cfg = Config(method="dropout", dropout_keep=fraction, active_batch=mode,
+                 hidden=tuple(sizes[1:-1]))
+    return Dropout(cfg, params, Ledger(sizes))
+
+
+def window(s, l, layer, a, masks, dout, reps, gbuf):
+    """reps steps of one layer: forward, backward, and the dense path's weight-gradient matmul."""
+    t0 = time.perf_counter()
+    for i in range(reps):
+        out, cache = s.forward(l, a, layer, None, sel=masks[i % len(masks)])
+        _, grad = s.backward(l, dout, cache, need_dx=l > 0)
+        if grad.dW_rows is None:                               # what the optimiser does (optim.py)
+            np.matmul(grad.G.T, grad.A, out=gbuf[:grad.G.shape[1]])   # (U, N) @ (N, D_in)
+    return (time.perf_counter() - t0) / reps
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--batch", type=int, nargs="+", default=[20])
+    ap.add_argument("--layers", nargs="+", default=["784x1000", "1000x1000"])
+    ap.add_argument("--fractions", type=float, nargs="+", default=list(FRACTIONS))
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--reps", type=int, default=20, help="steps per window")
+    args = ap.parse_args()
+
+    from npmlp.threads import set_threads
+    import kernels
+    set_threads(1)
+    kernels.warmup()
+    rng = np.random.default_rng(0)
+    print(f"1 thread, fp32, {args.rounds} rounds x {args.reps} steps per window; load average at "
+          f"start {machine_load():.1f}\n")
+    print("| layer | N | kept | dense masked us | sparse us | dense / sparse |")
+    print("|---|---|---|---|---|---|")
+    for spec in args.layers:
+        d_in, d_out = (int(v) for v in spec.split("x"))
+        for n in args.batch:
+            for f in args.fractions:
+                sizes, params, l, a, masks, dout = make_case(d_in, d_out, n, f, rng, spec.startswith("784x"))
+                runs = {m: strategy(m, sizes, params, f) for m in ("dense", "sparse")}
+                gbuf = np.empty((d_out, d_in), np.float32)
+                times = {m: [] for m in runs}
+                for m, s in runs.items():                      # untimed first window
+                    window(s, l, params[l], a, masks, dout, 2, gbuf)
+                for _ in range(args.rounds):
+                    for m, s in runs.items():
+                        times[m].append(window(s, l, params[l], a, masks, dout, args.reps, gbuf))
+                td, ts = min(times["dense"]) * 1e6, min(times["sparse"]) * 1e6
+                print(f"| {spec} | {n} | {100 * f:g}% | {td:.0f} | {ts:.0f} | {td / ts:.2f}x |",
+                      flush=True)
+    print(f"\nload average at end {machine_load():.1f}")
+
+
+if __name__ == "__main__":
+    main()
