@@ -3,6 +3,7 @@
     update.py                       fused optimiser updates over rows (SGD, Adam, Adagrad)
     active_forward/backward/weight_grad.py   products restricted to active units (ALSH, dropout)
     active_batch.py                 the same at batch N with a ragged set per sample (CSR)
+    active_batch_lsh.py             ALSH-APPROX's batch-N hashing and selection in one call
     crs_norms/sampling/product.py   column-row sampling (MC-APPROX)
     lsh_transforms/hash/dwta/tables/select.py   asymmetric LSH (ALSH-APPROX)
 
@@ -14,6 +15,7 @@ import importlib
 from . import _jit
 
 MODULES = ("update", "active_forward", "active_backward", "active_weight_grad", "active_batch",
+           "active_batch_lsh",
            "crs_norms", "crs_sampling", "crs_product",
            "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select")
 

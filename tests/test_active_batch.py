@@ -135,3 +135,46 @@ def test_trains_blobs_on_the_sparse_path(blobs):
     acc, _, _ = engine.evaluate(ts.strategy, ts.params, blobs.test.X, blobs.test.y, 100)
     assert acc > 0.85
     assert ts.ledger.compute_reduction() > 0.2
+
+
+@pytest.mark.parametrize("pool_size", [1 << 15, 150])   # 150: the pool runs low mid-batch
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_alsh_compiled_batch_selection_equals_the_per_sample_loop(blobs, pool_size, dtype):
+    """kernels/active_batch_lsh.py against its reference and against the strategy's own
+    per-sample loop (_query): the same masks, pool draws and ledger entries."""
+    from kernels import active_batch_lsh as KL
+    from kernels import lsh
+    cfg = cfg_for("alsh-approx", hidden=(60, 50, 50), alsh_active=0.2, dtype=dtype)
+    runs = {}
+    for how in ("compiled", "reference", "loop"):
+        ts = build_state(cfg, blobs)
+        s = ts.strategy
+        s.pool = pool = lsh.make_uniform_pool(np.random.default_rng(5), pool_size)
+        before = ts.ledger.totals("overhead")
+        a = blobs.train.X[:12].astype(dtype)
+        masks = []
+        for l in range(3):
+            layer, ix = ts.params[l], s.index[l]
+            m = np.zeros((a.shape[0], layer.W.shape[0]), a.dtype)
+            if how == "compiled":
+                m = s.choose_mask(l, a, None, layer, None)
+            elif how == "reference":
+                xs, xi = np.nonzero(a)
+                xptr = np.concatenate([[0], np.cumsum(np.count_nonzero(a, axis=1))])
+                KL.alsh_edbt_mask_reference(a, None if l == 0 else xptr, xi, a[xs, xi], ix.t,
+                                            ix.proj, ix.tables, s.param[l], pool, ix.scratch, m,
+                                            np.zeros(a.shape[0], np.int64))
+            else:
+                for n in range(a.shape[0]):
+                    size = s._query(l, a[n], np.flatnonzero(a[n]), layer)
+                    m[n, ix.out[:size]] = 1
+            masks.append(m)
+            a = np.maximum(a @ layer.W.T + layer.b, 0) * (m != 0)   # next layer's sparse input
+        runs[how] = (masks, pool.u.copy(), int(pool.cursor[0]), ts.ledger.totals("overhead") - before)
+    for how in ("reference", "loop"):
+        for a_, b_ in zip(runs["compiled"][0], runs[how][0]):
+            assert np.array_equal(a_, b_)
+            assert 0 < np.count_nonzero(a_) < a_.size
+        assert runs["compiled"][2] == runs[how][2]
+        assert np.array_equal(runs["compiled"][1], runs[how][1])
+    assert np.array_equal(runs["compiled"][3], runs["loop"][3])
