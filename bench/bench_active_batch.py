@@ -9,6 +9,11 @@ machine is shared) and the ratio dense / sparse of the minima, with the load ave
 
     python bench/bench_active_batch.py                         # batch 20, 784-1000 and 1000-1000
     python bench/bench_active_batch.py --batch 10 20 50 --layers 1000x1000 1000x4000
+    python bench/bench_active_batch.py --update            # what bounds the step: the Adam update
+
+`--update` times, for the same cases, the optimiser step (Adam, lazy per-row state) on the sparse
+path's gradient (rows: the union of the batch's sets, ~64% at batch 20 and 5%) against STANDARD's
+(every row, the gradient formed by one BLAS matmul), beside the sparse path's own layer time.
 
 Layer "784x1000" is layer 1 (dense pixel-like input); any other D_inxD_out is a deeper layer whose
 input has the same kept fraction per sample as its output (the previous layer's kept units).
@@ -65,6 +70,47 @@ def window(s, l, layer, a, masks, dout, reps, gbuf):
     return (time.perf_counter() - t0) / reps
 
 
+def update_window(opt, params, grads, reps):
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        opt.step(params, grads)
+    return (time.perf_counter() - t0) / reps
+
+
+def update_table(args, rng):
+    """Adam on the sparse path's union rows against Adam on every row (STANDARD), per case."""
+    from npmlp.optim import make_optimizer
+    from npmlp.strategies.base import Standard
+    print("| layer | N | kept | union rows | STANDARD: G^T A + Adam, all rows, us | sparse path: layer us "
+          "| Adam on the union rows us | union Adam / STANDARD's |")
+    print("|---|---|---|---|---|---|---|---|")
+    for spec in args.layers:
+        d_in, d_out = (int(v) for v in spec.split("x"))
+        for n in args.batch:
+            for f in args.fractions:
+                sizes, params, l, a, masks, dout = make_case(d_in, d_out, n, f, rng, spec.startswith("784x"))
+                s = strategy("sparse", sizes, params, f)
+                std = Standard(s.cfg, params, s.ledger)
+                layer = params[l]
+                _, cache = s.forward(l, a, layer, None, sel=masks[0])
+                grad = s.backward(l, dout, cache, need_dx=False)[1]
+                _, scache = std.forward(l, a, layer, None)
+                sgrad = std.backward(l, dout, scache, need_dx=False)[1]
+                cfg = s.cfg.with_(optimizer="adam", lr=1e-6)
+                one = [params[l]]
+                opt_s = make_optimizer(cfg, one, sparse_state=True)
+                opt_d = make_optimizer(cfg, one, sparse_state=False)
+                gbuf = np.empty((d_out, d_in), np.float32)
+                t = {"std": [], "sparse": [], "layer": []}
+                for _ in range(args.rounds):
+                    t["std"].append(update_window(opt_d, one, [sgrad], args.reps))
+                    t["sparse"].append(update_window(opt_s, one, [grad], args.reps))
+                    t["layer"].append(window(s, l, layer, a, masks, dout, args.reps, gbuf))
+                td, ts, tl = (min(t[k]) * 1e6 for k in ("std", "sparse", "layer"))
+                print(f"| {spec} | {n} | {100 * f:g}% | {grad.rows.shape[0]} | {td:.0f} | {tl:.0f} | "
+                      f"{ts:.0f} | {ts / td:.2f} |", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--batch", type=int, nargs="+", default=[20])
@@ -72,6 +118,7 @@ def main():
     ap.add_argument("--fractions", type=float, nargs="+", default=list(FRACTIONS))
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--reps", type=int, default=20, help="steps per window")
+    ap.add_argument("--update", action="store_true", help="time the optimiser step instead")
     args = ap.parse_args()
 
     from npmlp.threads import set_threads
@@ -81,6 +128,10 @@ def main():
     rng = np.random.default_rng(0)
     print(f"1 thread, fp32, {args.rounds} rounds x {args.reps} steps per window; load average at "
           f"start {machine_load():.1f}\n")
+    if args.update:
+        update_table(args, rng)
+        print(f"\nload average at end {machine_load():.1f}")
+        return
     print("| layer | N | kept | dense masked us | sparse us | dense / sparse |")
     print("|---|---|---|---|---|---|")
     for spec in args.layers:
