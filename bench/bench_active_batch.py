@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import machine_load  # noqa: E402
 
@@ -70,6 +71,15 @@ def window(s, l, layer, a, masks, dout, reps, gbuf):
     return (time.perf_counter() - t0) / reps
 
 
+def cases(args, rng):
+    """(spec, d_in, d_out, n, f, make_case(...)) over the command line's layers, batches, fractions."""
+    for spec in args.layers:
+        d_in, d_out = (int(v) for v in spec.split("x"))
+        for n in args.batch:
+            for f in args.fractions:
+                yield spec, d_in, d_out, n, f, make_case(d_in, d_out, n, f, rng, spec.startswith("784x"))
+
+
 def update_window(opt, params, grads, reps):
     t0 = time.perf_counter()
     for _ in range(reps):
@@ -84,31 +94,27 @@ def update_table(args, rng):
     print("| layer | N | kept | union rows | STANDARD: G^T A + Adam, all rows, us | sparse path: layer us "
           "| Adam on the union rows us | union Adam / STANDARD's |")
     print("|---|---|---|---|---|---|---|---|")
-    for spec in args.layers:
-        d_in, d_out = (int(v) for v in spec.split("x"))
-        for n in args.batch:
-            for f in args.fractions:
-                sizes, params, l, a, masks, dout = make_case(d_in, d_out, n, f, rng, spec.startswith("784x"))
-                s = strategy("sparse", sizes, params, f)
-                std = Standard(s.cfg, params, s.ledger)
-                layer = params[l]
-                _, cache = s.forward(l, a, layer, None, sel=masks[0])
-                grad = s.backward(l, dout, cache, need_dx=False)[1]
-                _, scache = std.forward(l, a, layer, None)
-                sgrad = std.backward(l, dout, scache, need_dx=False)[1]
-                cfg = s.cfg.with_(optimizer="adam", lr=1e-6)
-                one = [params[l]]
-                opt_s = make_optimizer(cfg, one, sparse_state=True)
-                opt_d = make_optimizer(cfg, one, sparse_state=False)
-                gbuf = np.empty((d_out, d_in), np.float32)
-                t = {"std": [], "sparse": [], "layer": []}
-                for _ in range(args.rounds):
-                    t["std"].append(update_window(opt_d, one, [sgrad], args.reps))
-                    t["sparse"].append(update_window(opt_s, one, [grad], args.reps))
-                    t["layer"].append(window(s, l, layer, a, masks, dout, args.reps, gbuf))
-                td, ts, tl = (min(t[k]) * 1e6 for k in ("std", "sparse", "layer"))
-                print(f"| {spec} | {n} | {100 * f:g}% | {grad.rows.shape[0]} | {td:.0f} | {tl:.0f} | "
-                      f"{ts:.0f} | {ts / td:.2f} |", flush=True)
+    for spec, d_in, d_out, n, f, (sizes, params, l, a, masks, dout) in cases(args, rng):
+        s = strategy("sparse", sizes, params, f)
+        std = Standard(s.cfg, params, s.ledger)
+        layer = params[l]
+        _, cache = s.forward(l, a, layer, None, sel=masks[0])
+        grad = s.backward(l, dout, cache, need_dx=False)[1]
+        _, scache = std.forward(l, a, layer, None)
+        sgrad = std.backward(l, dout, scache, need_dx=False)[1]
+        cfg = s.cfg.with_(optimizer="adam", lr=1e-6)
+        one = [params[l]]
+        opt_s = make_optimizer(cfg, one, sparse_state=True)
+        opt_d = make_optimizer(cfg, one, sparse_state=False)
+        gbuf = np.empty((d_out, d_in), np.float32)
+        t = {"std": [], "sparse": [], "layer": []}
+        for _ in range(args.rounds):
+            t["std"].append(update_window(opt_d, one, [sgrad], args.reps))
+            t["sparse"].append(update_window(opt_s, one, [grad], args.reps))
+            t["layer"].append(window(s, l, layer, a, masks, dout, args.reps, gbuf))
+        td, ts, tl = (min(t[k]) * 1e6 for k in ("std", "sparse", "layer"))
+        print(f"| {spec} | {n} | {100 * f:g}% | {grad.rows.shape[0]} | {td:.0f} | {tl:.0f} | "
+              f"{ts:.0f} | {ts / td:.2f} |", flush=True)
 
 
 def main():
@@ -134,22 +140,17 @@ def main():
         return
     print("| layer | N | kept | dense masked us | sparse us | dense / sparse |")
     print("|---|---|---|---|---|---|")
-    for spec in args.layers:
-        d_in, d_out = (int(v) for v in spec.split("x"))
-        for n in args.batch:
-            for f in args.fractions:
-                sizes, params, l, a, masks, dout = make_case(d_in, d_out, n, f, rng, spec.startswith("784x"))
-                runs = {m: strategy(m, sizes, params, f) for m in ("dense", "sparse")}
-                gbuf = np.empty((d_out, d_in), np.float32)
-                times = {m: [] for m in runs}
-                for m, s in runs.items():                      # untimed first window
-                    window(s, l, params[l], a, masks, dout, 2, gbuf)
-                for _ in range(args.rounds):
-                    for m, s in runs.items():
-                        times[m].append(window(s, l, params[l], a, masks, dout, args.reps, gbuf))
-                td, ts = min(times["dense"]) * 1e6, min(times["sparse"]) * 1e6
-                print(f"| {spec} | {n} | {100 * f:g}% | {td:.0f} | {ts:.0f} | {td / ts:.2f}x |",
-                      flush=True)
+    for spec, d_in, d_out, n, f, (sizes, params, l, a, masks, dout) in cases(args, rng):
+        runs = {m: strategy(m, sizes, params, f) for m in ("dense", "sparse")}
+        gbuf = np.empty((d_out, d_in), np.float32)
+        times = {m: [] for m in runs}
+        for m, s in runs.items():                              # untimed first window
+            window(s, l, params[l], a, masks, dout, 2, gbuf)
+        for _ in range(args.rounds):
+            for m, s in runs.items():
+                times[m].append(window(s, l, params[l], a, masks, dout, args.reps, gbuf))
+        td, ts = min(times["dense"]) * 1e6, min(times["sparse"]) * 1e6
+        print(f"| {spec} | {n} | {100 * f:g}% | {td:.0f} | {ts:.0f} | {td / ts:.2f}x |", flush=True)
     print(f"\nload average at end {machine_load():.1f}")
 
 
