@@ -34,6 +34,7 @@ from _common import machine_load  # noqa: E402
 from npmlp.config import Config  # noqa: E402
 from npmlp.ledger import Ledger  # noqa: E402
 from npmlp.params import init_params  # noqa: E402
+from npmlp.strategies.base import StepContext  # noqa: E402
 from npmlp.strategies.dropout import Dropout  # noqa: E402
 
 FRACTIONS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
@@ -62,10 +63,11 @@ def strategy(mode, sizes, params, fraction):
 
 def window(s, l, layer, a, masks, dout, reps, gbuf):
     """reps steps of one layer: forward, backward, and the dense path's weight-gradient matmul."""
+    ctx = StepContext(None, a.shape[0], 0)
     t0 = time.perf_counter()
     for i in range(reps):
-        out, cache = s.forward(l, a, layer, None, sel=masks[i % len(masks)])
-        _, grad = s.backward(l, dout, cache, need_dx=l > 0)
+        out, cache = s.forward(l, a, layer, ctx, sel=masks[i % len(masks)])
+        _, grad = s.backward(l, dout, cache, ctx, need_dx=l > 0)
         if grad.dW_rows is None:                               # what the optimiser does (optim.py)
             np.matmul(grad.G.T, grad.A, out=gbuf[:grad.G.shape[1]])   # (U, N) @ (N, D_in)
     return (time.perf_counter() - t0) / reps
@@ -83,7 +85,7 @@ def cases(args, rng):
 def update_window(opt, params, grads, reps):
     t0 = time.perf_counter()
     for _ in range(reps):
-        opt.step(params, grads)
+        opt.step(params, grads, opt.cfg.lr)
     return (time.perf_counter() - t0) / reps
 
 
@@ -97,11 +99,11 @@ def update_table(args, rng):
     for spec, d_in, d_out, n, f, (sizes, params, l, a, masks, dout) in cases(args, rng):
         s = strategy("sparse", sizes, params, f)
         std = Standard(s.cfg, params, s.ledger)
-        layer = params[l]
-        _, cache = s.forward(l, a, layer, None, sel=masks[0])
-        grad = s.backward(l, dout, cache, need_dx=False)[1]
-        _, scache = std.forward(l, a, layer, None)
-        sgrad = std.backward(l, dout, scache, need_dx=False)[1]
+        layer, ctx = params[l], StepContext(None, n, 0)
+        _, cache = s.forward(l, a, layer, ctx, sel=masks[0])
+        grad = s.backward(l, dout, cache, ctx, need_dx=False)[1]
+        _, scache = std.forward(l, a, layer, ctx)
+        sgrad = std.backward(l, dout, scache, ctx, need_dx=False)[1]
         cfg = s.cfg.with_(optimizer="adam", lr=1e-6)
         one = [params[l]]
         opt_s = make_optimizer(cfg, one, sparse_state=True)

@@ -32,10 +32,9 @@ def one_step(cfg, data, n, sels=None):
     ts = build_state(cfg, data)
     x, y = data.train.X[:n], data.train.y[:n]
     loss, grads, caches = engine.forward_backward(ts.strategy, ts.params, x, y,
-                                                  np.random.default_rng(7), sels=sels,
-                                                  ledger=ts.ledger)
+                                                  np.random.default_rng(7), sels=sels)
     dense = dense_grads(grads, ts.params)
-    ts.optimizer.step(ts.params, grads)
+    ts.optimizer.step(ts.params, grads, cfg.lr)
     state = ts.optimizer.state_arrays()
     return loss, dense, [a.copy() for p in ts.params for a in p], state, caches, grads, ts
 
@@ -84,7 +83,7 @@ def test_only_rows_some_sample_kept_are_updated(blobs):
     before = [p.W.copy() for p in ts.params]
     _, grads, caches = engine.forward_backward(ts.strategy, ts.params, blobs.train.X[:4],
                                                blobs.train.y[:4], ts.rng)
-    ts.optimizer.step(ts.params, grads)
+    ts.optimizer.step(ts.params, grads, cfg.lr)
     for l, c in enumerate(caches[:-1]):
         kept = np.flatnonzero(c.sel.any(axis=0))
         assert np.array_equal(grads[l].rows, kept)
@@ -97,7 +96,7 @@ def test_ledger_records_the_pairs_computed(blobs):
     ts = build_state(cfg, blobs)
     n = 5
     _, grads, caches = engine.forward_backward(ts.strategy, ts.params, blobs.train.X[:n],
-                                               blobs.train.y[:n], ts.rng, ledger=ts.ledger)
+                                               blobs.train.y[:n], ts.rng)
     c0, c1 = caches[0], caches[1]
     D_in = blobs.train.X.shape[1]
     assert ts.ledger.totals("forward", 0)[0] == c0.sets.ids.shape[0] * D_in

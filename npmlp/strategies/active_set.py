@@ -80,9 +80,9 @@ class ActiveSetStrategy(Standard):
         raise NotImplementedError
 
     # --- forward ----------------------------------------------------------------------------------
-    def forward(self, l, a, layer, rng, sel=None):
-        if a.shape[0] != 1:
-            return self._forward_batch(l, a, layer, rng, sel)
+    def forward(self, l, a, layer, ctx, sel=None):
+        if ctx.batch_size != 1:
+            return self._forward_batch(l, a, layer, ctx.rng, sel)
         x = a[0]
         # Layer 1's input (pixels) is treated as dense, like STANDARD does; deeper inputs are the
         # previous layer's kept units, the only non-zeros there.
@@ -90,9 +90,8 @@ class ActiveSetStrategy(Standard):
         if self.is_output(l):
             sel = Selection(self._all_units[l], 1.0)
         elif sel is None:
-            prev = self.ledger.switch("overhead")
-            sel = self.choose(l, x, xi, layer, rng)
-            self.ledger.switch(prev)
+            with self.ledger.phase("overhead"):
+                sel = self.choose(l, x, xi, layer, ctx.rng)
         else:
             sel = sel._replace(z=None)  # a frozen choice: recompute z from the current weights
         K = sel.idx.shape[0]
@@ -130,9 +129,8 @@ class ActiveSetStrategy(Standard):
         if self.is_output(l):
             return z, Cache(dcache, None, layer.W)
         if sel is None:
-            prev = self.ledger.switch("overhead")
-            sel = self.choose_mask(l, a, z, layer, rng)
-            self.ledger.switch(prev)
+            with self.ledger.phase("overhead"):
+                sel = self.choose_mask(l, a, z, layer, rng)
         kept = np.count_nonzero(sel)
         self.kept[l] += kept
         self.seen += a.shape[0] if l == 0 else 0
@@ -151,16 +149,20 @@ class ActiveSetStrategy(Standard):
         return z, dcache
 
     # --- backward ---------------------------------------------------------------------------------
-    def backward(self, l, dout, cache, need_dx=True):
+    # A batch-1 step takes the sparse path below, a batch-N step the ragged kernels or masked
+    # dense products: never the engine's fused dense step.
+    exact_dense_backward = False
+
+    def backward(self, l, dout, cache, ctx, need_dx=True):
         if isinstance(cache, AB.BatchCache):
             if l not in self._gbuf:
                 self._gbuf[l] = np.empty_like(cache.W)
             return AB.backward(l, dout, cache, self.act_backward, need_dx, self.ledger, self._gbuf[l])
         if not isinstance(cache, SparseCache):
             if cache.sel is None:
-                return super().backward(l, dout, cache, need_dx)
+                return super().backward(l, dout, cache, ctx, need_dx)
             dout = dout * cache.sel   # the mask (and its scale) is part of the forward map
-            dx, grad = super().backward(l, dout, cache, need_dx)
+            dx, grad = super().backward(l, dout, cache, ctx, need_dx)
             return dx, AB.masked_weight_grad(grad.G, grad.A, cache.sel)   # rows some sample kept
         itemsize = cache.x.itemsize
         idx, scale = cache.sel.idx, cache.sel.scale
