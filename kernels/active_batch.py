@@ -15,7 +15,8 @@ unit) pairs are sorted by unit (a counting sort), so a row shared by several sam
 once, and with a sparse input only its J_n columns per pair are added (K_n*J_n MACs per sample).
 The rows are *overwritten* (a row without a pair becomes zero), so no zeroing pass is needed.
 `csr_count` / `csr_fill` turn a mask or a layer's output (N, D) into that CSR form in two passes
-(np.nonzero plus the gathers took ~4x longer at (20, 1000)).
+(np.nonzero, the gathers and a bincount took 235 us against 35 us at (20, 1000), 5% non-zero,
+measured with timeit under load ~7).
 
 Shape legend
     N        batch size                 D_in  inputs of the layer        D_out  units of the layer
