@@ -177,3 +177,12 @@ def test_alsh_compiled_batch_selection_equals_the_per_sample_loop(blobs, pool_si
         assert runs["compiled"][2] == runs[how][2]
         assert np.array_equal(runs["compiled"][1], runs[how][1])
     assert np.array_equal(runs["compiled"][3], runs["loop"][3])
+
+
+def test_a_batch_n_run_compiles_the_ragged_kernels():
+    import kernels
+    for method in ("dropout", "adaptive-dropout", "alsh-approx"):
+        assert "active_batch" in kernels.needed(method, batch_size=20)
+        assert "active_batch" not in kernels.needed(method, batch_size=1)
+    assert "active_batch_lsh" in kernels.needed("alsh-approx", batch_size=20)
+    assert "active_batch_lsh" not in kernels.needed("dropout", batch_size=20)
