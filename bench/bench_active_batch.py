@@ -1,7 +1,8 @@
 """Batch-N active sets: dense masked products against per-sample sparse kernels, by kept fraction.
 
 One hidden layer's forward, input gradient and weight gradient (the union rows' G^T A for the dense
-path, as the optimiser forms it; the row-grouped kernel for the sparse path), through the strategy's
+path, as the optimiser forms it; the row-grouped kernel for the sparse path, as SGD and Adagrad form
+it, while Adam forms each row inside its update pass), through the strategy's
 own code (strategies/active_set.py with `active_batch` = dense or sparse, DROPOUT's choice frozen
 with sel=). The optimiser update is left out: both paths update the same union rows. Windows of the
 two paths alternate in one process; the table gives the minimum over rounds per window (the
@@ -68,8 +69,11 @@ def window(s, l, layer, a, masks, dout, reps, gbuf):
     for i in range(reps):
         out, cache = s.forward(l, a, layer, ctx, sel=masks[i % len(masks)])
         _, grad = s.backward(l, dout, cache, ctx, need_dx=l > 0)
-        if grad.dW_rows is None:                               # what the optimiser does (optim.py)
-            np.matmul(grad.G.T, grad.A, out=gbuf[:grad.G.shape[1]])   # (U, N) @ (N, D_in)
+        g = gbuf[:grad.G.shape[1]]                             # the rows, as optim.py forms them
+        if grad.pairs is None:
+            np.matmul(grad.G.T, grad.A, out=g)                 # (U, N) @ (N, D_in)
+        else:
+            grad.pairs.fill(g)                                 # from the kept pairs
     return (time.perf_counter() - t0) / reps
 
 

@@ -4,6 +4,7 @@
     active_forward/backward/weight_grad.py   products restricted to active units (ALSH, dropout)
     active_batch.py                 the same at batch N with a ragged set per sample (CSR)
     active_batch_lsh.py             ALSH-APPROX's batch-N hashing and selection in one call
+    active_batch_adam.py            Adam on the rows a batch-N step touched, gradients formed inside
     crs_norms/sampling/product.py   column-row sampling (MC-APPROX)
     lsh_transforms/hash/dwta/tables/select.py   asymmetric LSH (ALSH-APPROX)
 
@@ -19,7 +20,7 @@ import os
 from . import _jit
 
 MODULES = ("update", "active_forward", "active_backward", "active_weight_grad", "active_batch",
-           "active_batch_lsh",
+           "active_batch_lsh", "active_batch_adam",
            "crs_norms", "crs_sampling", "crs_product",
            "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select")
 
@@ -54,6 +55,9 @@ NEEDS = (
     ("alsh-approx", "active_batch", {"batch_size": _batch_n}),
     ("alsh-approx", "active_weight_grad", {"batch_size": _batch_n}),
     ("alsh-approx", "active_batch_lsh", {"batch_size": _batch_n}),
+    ("dropout", "active_batch_adam", {"batch_size": _batch_n, "optimizer": "adam"}),
+    ("adaptive-dropout", "active_batch_adam", {"batch_size": _batch_n, "optimizer": "adam"}),
+    ("alsh-approx", "active_batch_adam", {"batch_size": _batch_n, "optimizer": "adam"}),
     ("mc-approx", "crs_norms", {}),
     ("mc-approx", "crs_sampling", {}),
     ("mc-approx", "crs_product", {}),
@@ -66,9 +70,9 @@ NEEDS = (
 COLD_SECONDS = {"update": 6, "active_forward": 14, "active_backward": 7, "active_weight_grad": 10,
                 "crs_norms": 5, "crs_sampling": 1, "crs_product": 2, "lsh_transforms": 1,
                 "lsh_hash": 3, "lsh_dwta": 5, "lsh_tables": 1, "lsh_select": 6,
-                # measured 12.6 and 6.5 s at load 10.8, where the modules above took 2.6x their
+                # measured 12.6, 6.5 and 2.3 s at load 9-11, where the modules above took 2.6x their
                 # figure here (update 16.2, active_forward 40.7 s), so scaled by 1 / 2.6
-                "active_batch": 5, "active_batch_lsh": 3}
+                "active_batch": 5, "active_batch_lsh": 3, "active_batch_adam": 1}
 
 
 def needed(method, **settings):

@@ -113,3 +113,35 @@ def test_costs_count_the_pairs():
     assert KB.ragged_sparse_forward_cost(20, 1000, 1000, 2500, 4).macs == 2500
     assert KB.sparse_weight_grad_rows_cost(20, 1000, 1000, 2500, 640, 1000, 4).bytes_written \
         == (640 * 1000 + 640) * 4
+
+
+@pytest.mark.parametrize("lazy", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", CASES)
+def test_adam_from_pairs_matches_reference(name, dtype, lazy):
+    from kernels import active_batch_adam as KA
+    N, D_in, D_out = CASES[name][:3]
+    a = make(CASES[name], dtype)
+    P = a["idx"].shape[0]
+    rows, pos = np.empty(min(P, D_out), np.int64), np.empty(P, np.int64)
+    U = active_union(a["idx"], D_out, rows, pos)
+    rowpos = np.full(D_out, -1, np.int64)
+    rowpos[rows[:U]] = np.arange(U)
+    visit = rows[:U].copy() if lazy else np.arange(D_out)
+    rng = np.random.default_rng(2)
+    W, m = (rng.standard_normal((D_out, D_in)).astype(dtype) for _ in range(2))
+    v = rng.random((D_out, D_in)).astype(dtype)
+    step, corr = (rng.random(D_out).astype(dtype) + dtype(0.5) for _ in range(2))
+    b1, b2, eps = dtype(0.9), dtype(0.999), dtype(1e-8)
+    for sparse in (False, True):
+        out = [W.copy(), m.copy(), v.copy()]
+        ref = [W.copy(), m.copy(), v.copy()]
+        args = (a["dz"], a["x"], a["xptr"], a["xi"], a["xv"], sparse, a["ptr"], pos, U, visit, rowpos,
+                step, corr, b1, b2, eps, np.empty(D_in, dtype))
+        KA.adam_pairs(*out, *args)
+        KA.adam_pairs_reference(*ref, *args)
+        for o, r in zip(out, ref):
+            np.testing.assert_allclose(o, r, rtol=RTOL[dtype] * 100, atol=RTOL[dtype] * 100)
+        untouched = np.setdiff1d(np.arange(D_out), visit)
+        assert np.array_equal(out[0][untouched], W[untouched])       # rows not visited stay
+        assert not np.array_equal(out[0][visit], W[visit]) or not len(visit)

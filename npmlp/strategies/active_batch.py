@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from kernels import active_batch as KB
+from kernels import active_batch_adam as KA
 from kernels.active_weight_grad import active_union
 
 from ..layers import WeightGrad
@@ -107,10 +108,38 @@ def forward(l, a, layer, mask, z, act_forward, ledger):
     return out, BatchCache(a, xin, sets, pj, act, layer.W, mask)
 
 
-def backward(l, dout, cache, act_backward, need_dx, ledger, gbuf):
-    """The sparse path's backward: (dx or None, WeightGrad over the union rows, formed by a kernel
-    into gbuf (D_out, D_in), the strategy's scratch for this layer, valid until its next backward:
-    a fresh 2.5 MB array per step costs its page faults)."""
+class RowPairs(NamedTuple):
+    """The weight gradient of the union rows, not yet formed: the kept pairs' deltas and the layer's
+    input. The optimiser forms the rows (`fill`, into its own buffer) or, for Adam, forms each row
+    inside its update pass (`adam`, kernels/active_batch_adam.py), so no (U, D_in) array is written
+    and read back."""
+    dz: np.ndarray       # (P,) deltas of the pairs
+    x: np.ndarray        # (N, D_in) the layer's input
+    xin: Any             # Ragged non-zero inputs, None for layer 1 (dense input)
+    ptr: np.ndarray      # (N + 1,) the pairs of each sample
+    pos: np.ndarray      # (P,) each pair's row among the union rows
+    U: int
+
+    def fill(self, g):
+        """g (U, D_in) = the union rows' gradient, Eq. 1 grad_W = a^{k-1} delta^k."""
+        db = np.empty(self.U, g.dtype)
+        if self.xin is None:
+            KB.weight_grad_rows(self.dz, self.x, self.ptr, self.pos, g, db)
+        else:
+            x = self.xin
+            KB.sparse_weight_grad_rows(self.dz, x.vals, x.ptr, x.ids, self.ptr, self.pos, g, db)
+
+    def adam(self, W, m, v, visit, rowpos, step, corr, b1, b2, eps, scratch):
+        """kernels/update.py's Adam over `visit`, each row's gradient formed inside the pass."""
+        x, sparse = self.xin, self.xin is not None
+        xptr, xi, xv = (x.ptr, x.ids, x.vals) if sparse else (self.ptr, self.pos, self.dz)
+        KA.adam_pairs(W, m, v, self.dz, self.x, xptr, xi, xv, sparse, self.ptr, self.pos, self.U,
+                      visit, rowpos, step, corr, b1, b2, eps, scratch)
+
+
+def backward(l, dout, cache, act_backward, need_dx, ledger):
+    """The sparse path's backward: (dx or None, WeightGrad over the union rows, carrying the pairs
+    the optimiser forms them from)."""
     sets, W, x, xin = cache.sets, cache.W, cache.x, cache.xin
     N, D_in = x.shape
     P, itemsize = sets.ids.shape[0], x.itemsize
@@ -131,19 +160,14 @@ def backward(l, dout, cache, act_backward, need_dx, ledger, gbuf):
     rows = np.empty(min(P, W.shape[0]), np.int64)
     pos = np.empty(P, np.int64)
     U = active_union(sets.ids, W.shape[0], rows, pos)
-    rows = rows[:U]
-    g = gbuf[:U]
-    db = np.empty(U, dz.dtype)
-    if xin is None:                                           # Eq. 1, grad_W = a^{k-1} delta^k
-        KB.weight_grad_rows(dz, x, sets.ptr, pos, g, db)
+    if xin is None:                                           # the products the pairs imply
         cost = KB.weight_grad_rows_cost(N, P, U, D_in, itemsize)
     else:
-        KB.sparse_weight_grad_rows(dz, xin.vals, xin.ptr, xin.ids, sets.ptr, pos, g, db)
         cost = KB.sparse_weight_grad_rows_cost(N, P, xin.ids.shape[0], cache.pj, U, D_in, itemsize)
     ledger.add_cost(l, "backward-weight", cost)
     G = np.zeros((N, U), dz.dtype)                             # the same gradient, factored
     G[sets.sample, pos] = dz
-    return dx, WeightGrad(G, x, rows, db, dW_rows=g)
+    return dx, WeightGrad(G, x, rows[:U], pairs=RowPairs(dz, x, xin, sets.ptr, pos, U))
 
 
 def masked_weight_grad(dz, x, mask):

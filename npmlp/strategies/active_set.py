@@ -67,7 +67,6 @@ class ActiveSetStrategy(Standard):
         self._all_units = [np.arange(p.W.shape[0], dtype=np.int64) for p in params]
         self._all_inputs = [np.arange(p.W.shape[1], dtype=np.int64) for p in params]
         self.kept = np.zeros(len(params))   # kept units per layer, summed over samples (stats)
-        self._gbuf = {}                      # per layer: batch-N weight-gradient rows (scratch)
         self.seen = 0
 
     # --- to implement ---------------------------------------------------------------------------
@@ -155,9 +154,7 @@ class ActiveSetStrategy(Standard):
 
     def backward(self, l, dout, cache, ctx, need_dx=True):
         if isinstance(cache, AB.BatchCache):
-            if l not in self._gbuf:
-                self._gbuf[l] = np.empty_like(cache.W)
-            return AB.backward(l, dout, cache, self.act_backward, need_dx, self.ledger, self._gbuf[l])
+            return AB.backward(l, dout, cache, self.act_backward, need_dx, self.ledger)
         if not isinstance(cache, SparseCache):
             if cache.sel is None:
                 return super().backward(l, dout, cache, ctx, need_dx)
