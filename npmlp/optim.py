@@ -266,7 +266,9 @@ class Adam(Optimizer):
         m, v = st[f"m_{which}"], st[f"v_{which}"]
         if bias:
             m, v = m[:, None], v[:, None]
-        args = (visit, pos, st["_step"], st["_corr"], dt(self.cfg.beta1), dt(self.cfg.beta2),
+        b1, b2 = self.cfg.beta1, self.cfg.beta2
+        # 1 - beta in float64, rounded once (not 1 - float32(beta): off by 1.3e-5 for 0.999)
+        args = (visit, pos, st["_step"], st["_corr"], dt(b1), dt(b2), dt(1 - b1), dt(1 - b2),
                 dt(self.cfg.eps), self._bscratch if bias else self._scratch[l])
         if factored is not None:
             K.adam_factored(W, m, v, factored[0], factored[1], *args)
