@@ -6,7 +6,7 @@ rows and Adam then reads them back; this kernel instead builds each visited row'
 scratch row (L1) and updates that row of W, m, v straight away:
 
     g_r = sum over the pairs (n, r) of dz_n,r a_n            (EDBT Eq. 1, grad_W = a^{k-1} delta^k)
-    m_r = b1 m_r + (1 - b1) g_r;  v_r = b2 v_r + (1 - b2) g_r^2
+    m_r = b1 m_r + c1 g_r;  v_r = b2 v_r + c2 g_r^2         (c1 = 1 - b1, c2 = 1 - b2, as in update.py)
     W_r -= step_r m_r / (sqrt(v_r) corr_r + eps)             (kernels/update.py:_adam_row)
 
 Rows are visited as kernels/update.py's Adam visits them (`visit`, and `rowpos[r]` = the row's
@@ -26,7 +26,7 @@ from .update import _adam_row
 # ---------------------------------------------------------------------------------------------
 
 def adam_pairs_reference(W, m, v, dz, x, xptr, xi, xv, sparse, ptr, pos, U, visit, rowpos, step,
-                         corr, b1, b2, eps, scratch):
+                         corr, b1, b2, c1, c2, eps, scratch):
     from .active_batch import sparse_weight_grad_rows_reference, weight_grad_rows_reference
     from .update import adam_ref
     g, db = np.empty((U, W.shape[1]), W.dtype), np.empty(U, W.dtype)
@@ -34,7 +34,7 @@ def adam_pairs_reference(W, m, v, dz, x, xptr, xi, xv, sparse, ptr, pos, U, visi
         sparse_weight_grad_rows_reference(dz, xv, xptr, xi, ptr, pos, g, db)
     else:
         weight_grad_rows_reference(dz, x, ptr, pos, g, db)
-    adam_ref(W, m, v, None, None, g, visit, rowpos, step, corr, b1, b2, eps)
+    adam_ref(W, m, v, None, None, g, visit, rowpos, step, corr, b1, b2, c1, c2, eps)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -43,7 +43,7 @@ def adam_pairs_reference(W, m, v, dz, x, xptr, xi, xv, sparse, ptr, pos, U, visi
 
 @jit
 def adam_pairs(W, m, v, dz, x, xptr, xi, xv, sparse, ptr, pos, U, visit, rowpos, step, corr, b1,
-               b2, eps, scratch):
+               b2, c1, c2, eps, scratch):
     start, order, sample = _group_pairs(ptr, pos, U)
     zero = scratch.dtype.type(0)
     D_in = scratch.shape[0]
@@ -63,7 +63,7 @@ def adam_pairs(W, m, v, dz, x, xptr, xi, xv, sparse, ptr, pos, U, visit, rowpos,
                     xn = x[n]
                     for d in range(D_in):
                         scratch[d] += a * xn[d]
-        _adam_row(W, m, v, r, scratch, step[r], corr[r], b1, b2, eps)
+        _adam_row(W, m, v, r, scratch, step[r], corr[r], b1, b2, c1, c2, eps)
 
 
 REFERENCES = {adam_pairs: adam_pairs_reference}
@@ -86,4 +86,4 @@ def warmup_active_batch_adam():
         one = dtype(0.5)
         for sparse in (False, True):
             adam_pairs(W, m, v, dz, x, xptr, xi, xv, sparse, ptr, pos, 2, visit, rowpos, step, corr,
-                       one, one, one, np.empty(4, dtype))
+                       one, one, one, one, one, np.empty(4, dtype))

@@ -254,8 +254,9 @@ class Adam(Optimizer):
             return False
         st, dt, d_in = self.state[l], p.W.dtype.type, p.W.shape[1]
         visit = grad.rows if self.sparse_state else self._all_rows[l]
+        b1, b2 = self.cfg.beta1, self.cfg.beta2   # 1 - beta in float64, rounded once (as _apply)
         grad.pairs.adam(p.W, st["m_W"], st["v_W"], visit, self._pos[l], st["_step"], st["_corr"],
-                        dt(self.cfg.beta1), dt(self.cfg.beta2), dt(self.cfg.eps), self._scratch[l])
+                        dt(b1), dt(b2), dt(1 - b1), dt(1 - b2), dt(self.cfg.eps), self._scratch[l])
         c = K.update_cost(visit.shape[0], grad.rows.shape[0], d_in, grad.G.shape[0],
                           p.W.itemsize, self.n_state, True)
         self.ledger.add_cost(l, "update", Cost(visit.shape[0] * d_in, c.bytes_read, c.bytes_written))

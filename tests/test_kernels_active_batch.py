@@ -132,12 +132,12 @@ def test_adam_from_pairs_matches_reference(name, dtype, lazy):
     W, m = (rng.standard_normal((D_out, D_in)).astype(dtype) for _ in range(2))
     v = rng.random((D_out, D_in)).astype(dtype)
     step, corr = (rng.random(D_out).astype(dtype) + dtype(0.5) for _ in range(2))
-    b1, b2, eps = dtype(0.9), dtype(0.999), dtype(1e-8)
+    b1, b2, c1, c2, eps = dtype(0.9), dtype(0.999), dtype(0.1), dtype(0.001), dtype(1e-8)
     for sparse in (False, True):
         out = [W.copy(), m.copy(), v.copy()]
         ref = [W.copy(), m.copy(), v.copy()]
         args = (a["dz"], a["x"], a["xptr"], a["xi"], a["xv"], sparse, a["ptr"], pos, U, visit, rowpos,
-                step, corr, b1, b2, eps, np.empty(D_in, dtype))
+                step, corr, b1, b2, c1, c2, eps, np.empty(D_in, dtype))
         KA.adam_pairs(*out, *args)
         KA.adam_pairs_reference(*ref, *args)
         for o, r in zip(out, ref):

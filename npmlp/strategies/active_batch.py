@@ -129,12 +129,12 @@ class RowPairs(NamedTuple):
             x = self.xin
             KB.sparse_weight_grad_rows(self.dz, x.vals, x.ptr, x.ids, self.ptr, self.pos, g, db)
 
-    def adam(self, W, m, v, visit, rowpos, step, corr, b1, b2, eps, scratch):
+    def adam(self, W, m, v, visit, rowpos, step, corr, b1, b2, c1, c2, eps, scratch):
         """kernels/update.py's Adam over `visit`, each row's gradient formed inside the pass."""
         x, sparse = self.xin, self.xin is not None
         xptr, xi, xv = (x.ptr, x.ids, x.vals) if sparse else (self.ptr, self.pos, self.dz)
         KA.adam_pairs(W, m, v, self.dz, self.x, xptr, xi, xv, sparse, self.ptr, self.pos, self.U,
-                      visit, rowpos, step, corr, b1, b2, eps, scratch)
+                      visit, rowpos, step, corr, b1, b2, c1, c2, eps, scratch)
 
 
 def backward(l, dout, cache, act_backward, need_dx, ledger):
