@@ -59,7 +59,8 @@ class Ragged(NamedTuple):
 
 
 def ragged(a):
-    """The non-zero entries of a (N, D) sample by sample (kernels/active_batch.py:csr_*)."""
+    """The non-zero entries of a (N, D) sample by sample (kernels/active_batch.py:csr_count and
+    csr_fill)."""
     ptr = np.empty(a.shape[0] + 1, np.int64)
     P = KB.csr_count(a, ptr)
     r = Ragged(ptr, np.empty(P, np.int64), np.empty(P, np.int64), np.empty(P, a.dtype))
