@@ -69,6 +69,11 @@ class Config:
                                 "updates only their rows (lazy state; the paper's sparse updates), "
                                 "'dense' updates every row every step (the EDBT code's Adam)",
                                 choices=("sparse", "dense"))
+    active_batch: str = _opt("auto", "at batch > 1, how DROPOUT, ADAPTIVE-DROPOUT and ALSH-APPROX "
+                             "compute each sample's kept units: 'sparse' per sample, 'dense' as "
+                             "masked dense products, 'auto' by the kept fraction (the crossover "
+                             "measured in bench/bench_active_batch.py)",
+                             choices=("auto", "sparse", "dense"))
     # --- DROPOUT (Srivastava et al. 2014; EDBT §5.1) ---
     dropout_keep: float = _opt(0.05, "DROPOUT keep probability p of each hidden unit (EDBT §8.4: 0.05)")
     dropout_scaling: str = _opt("inverted", "'inverted': train r*a/p, evaluate a; 'classic': train "
