@@ -4,6 +4,7 @@
     active_forward/backward/weight_grad.py   products restricted to active units (ALSH, dropout)
     crs_norms/sampling/product.py   column-row sampling (MC-APPROX)
     lsh_transforms/hash/dwta/tables/select.py   asymmetric LSH (ALSH-APPROX)
+    topk.py, topk_update.py         sparse scoring, exact top-k selection, block products (TOPK)
 
 `warmup()` compiles every kernel on tiny arrays (float32 and float64) before any clock starts and
 returns the compile time per module, which the engine reports apart from training time.
@@ -14,7 +15,8 @@ from . import _jit
 
 MODULES = ("update", "active_forward", "active_backward", "active_weight_grad",
            "crs_norms", "crs_sampling", "crs_product",
-           "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select")
+           "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select",
+           "topk", "topk_update")
 
 
 def warmup():

@@ -17,7 +17,8 @@ import numpy as np
 
 from kernels import update as K
 
-from .layers import WeightGrad
+from .layers import BlockGrad, WeightGrad
+from .optim_block import update_block
 
 # Largest batch whose weight gradient is formed inside the fused update (N MACs per weight, in Numba)
 # rather than by BLAS (measured in bench/bench_update.py: BLAS wins from about this size on).
@@ -86,7 +87,10 @@ class Optimizer:
         self.t += 1
         self._before_step()
         for l, (p, g) in enumerate(zip(params, grads)):
-            self._update_layer(l, p, g, ledger)
+            if isinstance(g, BlockGrad):   # TOPK: one block of an input-major layer
+                update_block(self, l, p, g, ledger)
+            else:
+                self._update_layer(l, p, g, ledger)
 
     def _before_step(self):
         pass
