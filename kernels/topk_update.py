@@ -77,22 +77,24 @@ def _row_grad(A, G, r, out):
 
 
 @jit
-def _bias_grad(G, out):
-    ones = np.ones((G.shape[0], 1), G.dtype)
-    _row_grad(ones, G, 0, out)
+def _next_row(A, G, rows, r, g):
+    """Fill g with block row r's gradient and return its row id in W; r = -1 is the bias row
+    (∇b_S = sum_n G[n], returned as row 0 of the caller's (1, D_out) view of b)."""
+    if r < 0:
+        _row_grad(np.ones((G.shape[0], 1), G.dtype), G, 0, g)
+        return 0
+    _row_grad(A, G, r, g)
+    return rows[r]
 
 
 @jit
 def sgd_block(W, vel, b, vel_b, A, G, rows, cols, lr, mu):
     C = cols.shape[0]
     g = np.empty(C, W.dtype)
-    _bias_grad(G, g)
     for r in range(-1, rows.shape[0]):            # r = -1: the bias entries
-        if r >= 0:
-            _row_grad(A, G, r, g)
+        i = _next_row(A, G, rows, r, g)
         M = b.reshape(1, -1) if r < 0 else W
         V = vel_b.reshape(1, -1) if r < 0 else vel
-        i = 0 if r < 0 else rows[r]
         for c in range(C):
             u = cols[c]
             gj = g[c]
@@ -120,14 +122,11 @@ def adam_block(W, m, v, b, m_b, v_b, A, G, rows, cols, t_units, lr, b1, b2, eps)
         step[c] = lr / (1.0 - b1 ** t)
         corr[c] = 1.0 / np.sqrt(1.0 - b2 ** t)
     g = np.empty(C, W.dtype)
-    _bias_grad(G, g)
     for r in range(-1, rows.shape[0]):            # r = -1: the bias entries
-        if r >= 0:
-            _row_grad(A, G, r, g)
+        i = _next_row(A, G, rows, r, g)
         M = b.reshape(1, -1) if r < 0 else W
         Mm = m_b.reshape(1, -1) if r < 0 else m
         Mv = v_b.reshape(1, -1) if r < 0 else v
-        i = 0 if r < 0 else rows[r]
         for c in range(C):
             u = cols[c]
             gj = g[c]
@@ -142,13 +141,10 @@ def adam_block(W, m, v, b, m_b, v_b, A, G, rows, cols, t_units, lr, b1, b2, eps)
 def adagrad_block(W, h, b, h_b, A, G, rows, cols, lr, eps):
     C = cols.shape[0]
     g = np.empty(C, W.dtype)
-    _bias_grad(G, g)
     for r in range(-1, rows.shape[0]):            # r = -1: the bias entries
-        if r >= 0:
-            _row_grad(A, G, r, g)
+        i = _next_row(A, G, rows, r, g)
         M = b.reshape(1, -1) if r < 0 else W
         H = h_b.reshape(1, -1) if r < 0 else h
-        i = 0 if r < 0 else rows[r]
         for c in range(C):
             u = cols[c]
             gj = g[c]
