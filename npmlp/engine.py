@@ -1,12 +1,13 @@
 """The one training loop. Every method runs through it; methods differ only in their strategy.
 
     for each batch:
+        ctx = StepContext(rng, N, step)
         a = x
-        for each layer l:   a, cache_l = strategy.forward(l, a, params[l], rng)     (EDBT §4)
-        loss, delta = log_softmax_nll(a, y)                                         (always exact)
-        for l reversed:     delta, grad_l = strategy.backward(l, delta, cache_l)    (EDBT Eq. 1)
-        optimizer.step(params, grads)
-        strategy.after_step(step, params)
+        for each layer l:   a, cache_l = strategy.forward(l, a, params[l], ctx)          (EDBT §4)
+        loss, delta = log_softmax_nll(a, y)                                              (always exact)
+        for l reversed:     delta, grad_l = strategy.backward(l, delta, cache_l, ctx)    (EDBT Eq. 1)
+        optimizer.step(params, grads, lr)          the only writer of parameters and optimiser state
+        strategy.after_step(ctx, params)
 
 Shape legend: N batch, D_0 input width, C classes; x (N, D_0) float, y (N,) int64.
 """
@@ -21,6 +22,7 @@ from tqdm import tqdm
 from .errors import TrainingDiverged, UserError
 from .losses import log_softmax, log_softmax_nll
 from .optim import lr_factor
+from .strategies.base import StepContext
 
 
 @dataclass
@@ -40,21 +42,37 @@ class TrainState:
     history: list = field(default_factory=list)  # one metrics dict per completed epoch
 
 
-def forward_backward(strategy, params, x, y, rng, sels=None, ledger=None):
-    """One forward and backward pass. Returns (loss, grads, caches); does not update anything."""
+def forward_pass(strategy, params, x, ctx, sels=None):
+    """EDBT §4 layer by layer: (logits (N, C), caches). `sels` freezes the strategy's choices."""
     a, caches = x, []
     for l, layer in enumerate(params):
-        a, cache = strategy.forward(l, a, layer, rng, sel=None if sels is None else sels[l])
+        a, cache = strategy.forward(l, a, layer, ctx, sel=None if sels is None else sels[l])
         caches.append(cache)
-    loss, delta = log_softmax_nll(a, y)
+    return a, caches
+
+
+def backward_pass(strategy, delta, caches, ctx, fused=None):
+    """Eq. 1 from the output layer down; returns the weight gradients (layer 1 needs no input
+    gradient). `fused = (optimizer, params, lr)` takes the one fast path (see train_step)."""
+    grads = [None] * len(caches)
+    for l in reversed(range(len(caches))):
+        if fused is not None and l > 0:
+            optimizer, params, lr = fused
+            delta, grads[l] = optimizer.backward_and_update(
+                l, params[l], strategy.delta(l, delta, caches[l]), caches[l].input, lr)
+        else:
+            delta, grads[l] = strategy.backward(l, delta, caches[l], ctx, need_dx=l > 0)
+    return grads
+
+
+def forward_backward(strategy, params, x, y, rng, sels=None):
+    """One forward and backward pass. Returns (loss, grads, caches); does not update anything."""
+    ctx = StepContext(rng, x.shape[0], 0)
+    logits, caches = forward_pass(strategy, params, x, ctx, sels)
+    loss, delta = log_softmax_nll(logits, y)
     if not math.isfinite(loss):
         return loss, None, caches
-    if ledger is not None:
-        ledger.switch("backward")
-    grads = [None] * len(params)
-    for l in reversed(range(len(params))):
-        delta, grads[l] = strategy.backward(l, delta, caches[l], need_dx=l > 0)
-    return loss, grads, caches
+    return loss, backward_pass(strategy, delta, caches, ctx), caches
 
 
 def first_nonfinite_layer(caches, logits_ok):
@@ -65,30 +83,34 @@ def first_nonfinite_layer(caches, logits_ok):
     return len(caches) - 1 if not logits_ok else None
 
 
-def train_step(ts, x, y):
-    """Forward, backward, update on one batch; returns the loss."""
-    ledger = ts.ledger
-    ledger.switch("forward")
-    ts.strategy.fused_sgd_lr = ts.optimizer.fused_lr(x.shape[0])
-    try:
-        with np.errstate(over="ignore", invalid="ignore"):  # divergence: detected from the loss
-            loss, grads, caches = forward_backward(ts.strategy, ts.params, x, y, ts.rng,
-                                                   ledger=ledger)
-    finally:
-        ts.strategy.fused_sgd_lr = None
-    if grads is None:
-        ledger.stop()
-        layer = first_nonfinite_layer(caches, logits_ok=False)
-        raise TrainingDiverged(
-            f"the loss became {loss} at step {ts.step + 1} (epoch {ts.epoch + 1}); the first layer "
-            f"with non-finite output is layer {layer + 1} of {len(ts.params)}. The last good "
-            f"checkpoint is kept. Try a smaller --lr, or --init he / glorot.")
-    ledger.switch("update")
-    ts.optimizer.step(ts.params, grads, ledger)
+def train_step(ts, x, y, lr=None):
+    """Forward, backward, update on one batch; returns the loss. `lr` is this step's learning rate
+    (default: the configured one; fit passes the schedule's)."""
+    opt, strategy, ledger = ts.optimizer, ts.strategy, ts.ledger
+    lr = opt.cfg.lr if lr is None else lr
+    ctx = StepContext(ts.rng, x.shape[0], ts.step + 1)
+    # The one fast path: an exact dense backward whose optimiser can fold the update into the input
+    # gradient's pass over W (plain SGD at batch 1, kernels/update.py:sgd_backward_fused). The
+    # optimiser then writes W during the backward pass, each layer after its own input gradient.
+    fused = (opt, ts.params, lr) if (strategy.exact_dense_backward
+                                     and opt.fuses_backward(ctx.batch_size)) else None
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence: detected from the loss
+        with ledger.phase("forward"):
+            logits, caches = forward_pass(strategy, ts.params, x, ctx)
+            loss, delta = log_softmax_nll(logits, y)                     # always exact
+        if not math.isfinite(loss):
+            layer = first_nonfinite_layer(caches, logits_ok=False)
+            raise TrainingDiverged(
+                f"the loss became {loss} at step {ctx.step} (epoch {ts.epoch + 1}); the first "
+                f"layer with non-finite output is layer {layer + 1} of {len(ts.params)}. The last "
+                f"good checkpoint is kept. Try a smaller --lr, or --init he / glorot.")
+        with ledger.phase("backward"):
+            grads = backward_pass(strategy, delta, caches, ctx, fused)
+    with ledger.phase("update"):
+        opt.step(ts.params, grads, lr)
     ts.step += 1
-    ts.strategy.after_step(ts.step, ts.params)
+    strategy.after_step(ctx, ts.params)
     ledger.samples += x.shape[0]
-    ledger.stop()
     return loss
 
 
@@ -163,8 +185,8 @@ def fit(ts, cfg, data, on_epoch_end, on_interrupt, progress=True):
                     on_interrupt(ts)
                     raise Interrupted
                 idx = ts.perm[ts.pos:ts.pos + cfg.batch_size]
-                ts.optimizer.lr_scale = lr_factor(cfg.lr_schedule, ts.step / total_steps)
-                loss = train_step(ts, X[idx], y[idx])
+                lr = cfg.lr * lr_factor(cfg.lr_schedule, ts.step / total_steps)
+                loss = train_step(ts, X[idx], y[idx], lr)
                 ts.pos += idx.shape[0]
                 ts.epoch_loss_sum += loss
                 ts.epoch_batches += 1
@@ -173,10 +195,9 @@ def fit(ts, cfg, data, on_epoch_end, on_interrupt, progress=True):
                     bar.set_postfix(loss=f"{ts.epoch_loss_sum / ts.epoch_batches:.4f}", refresh=False)
             bar.close()
             ts.strategy.end_epoch(ts.params)
-            ts.ledger.switch("eval")
-            val_acc, val_loss, _ = evaluate(ts.strategy, ts.params, data.val.X, data.val.y,
-                                            cfg.eval_batch_size)
-            ts.ledger.stop()
+            with ts.ledger.phase("eval"):
+                val_acc, val_loss, _ = evaluate(ts.strategy, ts.params, data.val.X, data.val.y,
+                                                cfg.eval_batch_size)
             seconds, reduction = ts.ledger.delta(before)
             metrics = {"epoch": ts.epoch + 1, "train_loss": ts.epoch_loss_sum / ts.epoch_batches,
                        "val_accuracy": val_acc, "val_loss": val_loss, "seconds": seconds,

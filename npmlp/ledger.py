@@ -13,10 +13,11 @@ The exact method's work is known from the layer sizes and the number of samples 
 reduction" (Adelman et al.'s metric: multiply-adds saved in the layer products, forward and backward,
 over exact training) is a read-out: 1 - done / exact over the three product phases.
 
-Wall time is charged by a phase clock: `switch(phase)` charges the time since the last switch to the
-phase that was running. The engine switches between forward/backward/update; a strategy switches to
-"overhead" around its selection work and back. Phase times are "forward", "backward", "update",
-"overhead", "eval".
+Wall time is charged by a phase clock. `with ledger.phase(name):` charges the time spent inside the
+block to `name` and, on leaving, resumes the phase that was running (blocks nest: a strategy's
+`with ledger.phase("overhead"):` inside the engine's forward phase). `phase(None)` pauses the clock
+(a diagnostic that must not be timed). Phase times are "forward", "backward", "update", "overhead",
+"eval".
 """
 import time
 from collections import defaultdict
@@ -39,6 +40,8 @@ class Ledger:
         self.counters = defaultdict(float)    # free-form per-method statistics (e.g. active units)
         self._phase = None
         self._t = 0.0
+        self._stack = []                      # phases to resume, innermost last
+        self._phases = {}                     # name -> its reusable context manager
 
     # --- work -----------------------------------------------------------------------------
     def add(self, layer, phase, macs, bytes_read=0, bytes_written=0):
@@ -49,6 +52,11 @@ class Ledger:
 
     def add_cost(self, layer, phase, cost):
         self.add(layer, phase, cost.macs, cost.bytes_read, cost.bytes_written)
+
+    def add_costs(self, layer, costs):
+        """{phase: Cost} of one layer call, e.g. a fused pass that does the work of several phases."""
+        for phase, cost in costs.items():
+            self.add(layer, phase, cost.macs, cost.bytes_read, cost.bytes_written)
 
     def exact_macs(self, phase, layer=None, samples=None):
         """MACs the exact method performs for `samples` (default: all seen) samples. The input gradient of the first
@@ -77,7 +85,14 @@ class Ledger:
         return 1.0 - done / exact if exact else 0.0
 
     # --- time -----------------------------------------------------------------------------
-    def switch(self, phase):
+    def phase(self, name):
+        """A context manager: time inside the block is charged to `name` (None: not charged)."""
+        ph = self._phases.get(name)
+        if ph is None:
+            ph = self._phases[name] = _Phase(self, name)
+        return ph
+
+    def _switch(self, phase):
         """Charge elapsed time to the running phase and start `phase`; returns the previous phase."""
         now = time.perf_counter()
         prev = self._phase
@@ -85,9 +100,6 @@ class Ledger:
             self.times[prev] += now - self._t
         self._phase, self._t = phase, now
         return prev
-
-    def stop(self):
-        self.switch(None)
 
     # --- reporting ------------------------------------------------------------------------
     def snapshot(self):
@@ -128,6 +140,20 @@ class Ledger:
         n = self.samples - before["samples"]
         exact = sum(self.exact_macs(ph, samples=n) for ph in PRODUCT_PHASES)
         return secs, (1.0 - done / exact if exact else 0.0)
+
+
+class _Phase:
+    """`with ledger.phase(name):` (a class, not @contextmanager: it runs several times per step)."""
+    __slots__ = ("ledger", "name")
+
+    def __init__(self, ledger, name):
+        self.ledger, self.name = ledger, name
+
+    def __enter__(self):
+        self.ledger._stack.append(self.ledger._switch(self.name))
+
+    def __exit__(self, *exc):
+        self.ledger._switch(self.ledger._stack.pop())
 
 
 def report_lines(snap):

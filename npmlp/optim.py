@@ -16,8 +16,10 @@ import math
 import numpy as np
 
 from kernels import update as K
+from kernels.cost import Cost
 
 from .layers import BlockGrad, WeightGrad
+from .ledger import Ledger
 from .optim_block import update_block
 
 # Largest batch whose weight gradient is formed inside the fused update (N MACs per weight, in Numba)
@@ -39,17 +41,26 @@ def lr_factor(schedule, progress):
 
 
 class Optimizer:
-    """Holds per-layer state; `step(params, grads, ledger)` updates params in place.
+    """Holds per-layer state; `step(params, grads, lr)` updates params in place. The optimiser is the
+    only writer of parameters and optimiser state; `lr` is the step's learning rate (the engine
+    computes it from the schedule, a function of the step count alone, so resuming reproduces it).
 
-    The learning rate of a step is `cfg.lr * lr_scale`; the engine sets `lr_scale` from the schedule
-    before each step (it is a function of the step count alone, so resuming reproduces it)."""
+    Fast paths, each one pass over W, on while `fused` is True (tests switch it off per instance to
+    compare with the reference order: gradient, then update):
+      - `backward_and_update`: exact batch-1 plain SGD forms the input gradient and updates W in the
+        same pass (kernels/update.py:sgd_backward_fused); the engine chooses it, in one branch;
+      - `_update_weights_in_one_pass`: an optimiser's own one-pass step from the factored gradient
+        (SGD: one in-place BLAS GEMM)."""
 
     n_state = 0
-    lr_scale = 1.0
 
-    def __init__(self, params, cfg, sparse_state=False):
+    def __init__(self, params, cfg, sparse_state=False, ledger=None):
         self.cfg = cfg
         self.sparse_state = sparse_state
+        if ledger is None:   # a ledger nobody reads
+            ledger = Ledger([params[0].W.shape[1], *(p.W.shape[0] for p in params)])
+        self.ledger = ledger
+        self.fused = True
         dt = params[0].W.dtype
         self.dtype = dt
         self.t = 0
@@ -61,51 +72,50 @@ class Optimizer:
         self._bscratch = np.empty(1, dt)
 
     # --- state -----------------------------------------------------------------------------
-    @property
-    def lr(self):
-        return self.cfg.lr * self.lr_scale
-
     def _init_state(self, p):
         return {}
 
     def state_arrays(self):
-        """Flat {name: array} for checkpoints."""
+        """Flat {name: array} for checkpoints; names starting with '_' are scratch, not state."""
         out = {"t": np.array(self.t)}
         for i, st in enumerate(self.state):
             for k, a in st.items():
-                out[f"{i}.{k}"] = a
+                if not k.startswith("_"):
+                    out[f"{i}.{k}"] = a
         return out
 
     def load_state_arrays(self, arrays):
         self.t = int(arrays["t"])
         for i, st in enumerate(self.state):
             for k in st:
-                st[k][...] = arrays[f"{i}.{k}"]
+                if not k.startswith("_"):
+                    st[k][...] = arrays[f"{i}.{k}"]
 
     # --- step --------------------------------------------------------------------------------
-    def step(self, params, grads, ledger=None):
+    def step(self, params, grads, lr):
         self.t += 1
-        self._before_step()
         for l, (p, g) in enumerate(zip(params, grads)):
             if isinstance(g, BlockGrad):   # TOPK: one block of an input-major layer
-                update_block(self, l, p, g, ledger)
+                update_block(self, l, p, g, lr)
             else:
-                self._update_layer(l, p, g, ledger)
+                self._update_layer(l, p, g, lr)
 
-    def _before_step(self):
-        pass
+    def fuses_backward(self, batch_size):
+        """Whether `backward_and_update` applies to an exact step of this batch size."""
+        return False
 
-    def fused_lr(self, n_batch):
-        """The learning rate when an exact batch-1 backward may update W in the same pass
-        (kernels/update.py:sgd_backward_fused), else None. Only plain SGD has such a step."""
-        return None
+    def backward_and_update(self, l, p, dz, x, lr):
+        """Eq. 1's input gradient delta W (with the old W) and this optimiser's update of W from the
+        exact gradient a^{k-1} delta^k, in one pass over W. Returns (dx, WeightGrad marked applied);
+        `step` then updates the bias alone."""
+        raise NotImplementedError
 
-    def _update_weights_in_one_pass(self, l, p, grad, ledger):
+    def _update_weights_in_one_pass(self, l, p, grad, lr):
         """Update W from its factored gradient in one pass, if this optimiser has such a step for
         this gradient; True when done (the bias is then updated as usual)."""
         return False
 
-    def _update_layer(self, l, p, grad: WeightGrad, ledger):
+    def _update_layer(self, l, p, grad: WeightGrad, lr):
         d_out, d_in = p.W.shape
         rows = grad.rows
         if rows is None:
@@ -120,48 +130,55 @@ class Optimizer:
         st = self.state[l]
         n = grad.G.shape[0]
         itemsize = p.W.dtype.itemsize
-        # W already updated, during backward (fused batch-1 SGD) or by an optimiser's one-pass
-        # step: only the bias is left
-        if grad.applied or self._update_weights_in_one_pass(l, p, grad, ledger):
-            db = grad.bias().astype(p.W.dtype, copy=False)[:, None]
-            self._apply(p.b[:, None], st, "b", visit, pos_map, g=db, l=l, bias=True)
+        db = grad.bias().astype(p.W.dtype, copy=False)[:, None]  # (R, 1), Eq. 1, ∇b = delta^k
+        # W already updated, by backward_and_update or by an optimiser's one-pass step: only the
+        # bias is left
+        if grad.applied or self._update_weights_in_one_pass(l, p, grad, lr):
+            self._apply(p.b[:, None], st, "b", visit, pos_map, lr, g=db, l=l, bias=True)
             return
-        if n <= FACTORED_MAX_BATCH:
-            self._apply(p.W, st, "W", visit, pos_map, factored=(grad.G, grad.A), l=l)
+        factored = n <= FACTORED_MAX_BATCH
+        if factored:   # the gradient rows G^T A are formed inside the update, row by row
+            self._apply(p.W, st, "W", visit, pos_map, lr, factored=(grad.G, grad.A), l=l)
+            weight_grad = Cost(n_rows * d_in * n, 0, 0)
         else:
             g = self._gbuf[l][:n_rows]
-            if ledger is not None:
-                ledger.switch("backward")
-            np.matmul(grad.G.T, grad.A, out=g)  # (R, N) @ (N, D_in): Eq. 1, ∇W = a^{k-1} delta^k
-            if ledger is not None:
-                ledger.add(l, "backward-weight", n_rows * d_in * n,
-                           (n * (n_rows + d_in)) * itemsize, n_rows * d_in * itemsize)
-                ledger.switch("update")
-            self._apply(p.W, st, "W", visit, pos_map, g=g, l=l)
-        db = grad.bias().astype(p.W.dtype, copy=False)[:, None]  # (R, 1), Eq. 1, ∇b = delta^k
-        self._apply(p.b[:, None], st, "b", visit, pos_map, g=db, l=l, bias=True)
-        if ledger is not None:
-            factored = n <= FACTORED_MAX_BATCH
-            if factored:
-                ledger.add(l, "backward-weight", n_rows * d_in * n, 0, 0)
-            c = K.update_cost(visit.shape[0], n_rows, d_in, n, itemsize, self.n_state, factored)
-            ledger.add(l, "update", visit.shape[0] * d_in, c.bytes_read, c.bytes_written)
+            with self.ledger.phase("backward"):
+                np.matmul(grad.G.T, grad.A, out=g)  # (R, N) @ (N, D_in): Eq. 1, ∇W = a^{k-1} delta^k
+            weight_grad = Cost(n_rows * d_in * n, (n * (n_rows + d_in)) * itemsize,
+                               n_rows * d_in * itemsize)
+            self._apply(p.W, st, "W", visit, pos_map, lr, g=g, l=l)
+        self._apply(p.b[:, None], st, "b", visit, pos_map, lr, g=db, l=l, bias=True)
+        c = K.update_cost(visit.shape[0], n_rows, d_in, n, itemsize, self.n_state, factored)
+        self.ledger.add_costs(l, {"backward-weight": weight_grad,
+                                  "update": Cost(visit.shape[0] * d_in, c.bytes_read,
+                                                 c.bytes_written)})
 
 
 class SGD(Optimizer):
-    # Plain SGD on an exact mini-batch applies W -= lr G^T A as one in-place BLAS GEMM (beta = 1)
-    # instead of forming the gradient in a buffer and applying it in a second pass: measured 1.24x
-    # per batch-20 epoch (bench/notes_epoch.md §3.1). Tests switch it off to compare the two.
-    gemm_update = True
     _gemm = None   # scipy's ?gemm for the parameters' dtype, looked up on first use
 
-    def fused_lr(self, n_batch):
-        return self.lr if n_batch == 1 and self.cfg.momentum == 0 else None
+    def fuses_backward(self, batch_size):
+        return self.fused and batch_size == 1 and self.cfg.momentum == 0
 
-    def _update_weights_in_one_pass(self, l, p, grad, ledger):
+    def backward_and_update(self, l, p, dz, x, lr):
+        """Exact batch 1: dx = delta W (Eq. 1, old W) and W -= lr a^{k-1} delta^k in one pass."""
+        W = p.W
+        dx = np.empty((1, W.shape[1]), dz.dtype)
+        K.sgd_backward_fused(W, dz[0], x[0], W.dtype.type(lr), dx[0])
+        # One multiply-add per weight in each phase; the pass's reads charged to the input
+        # gradient, its writes to the update (the time, too, is backward time)
+        macs, c = W.size, K.sgd_backward_fused_cost(*W.shape, W.itemsize)
+        self.ledger.add_costs(l, {"backward-input": Cost(macs, c.bytes_read, 0),
+                                  "backward-weight": Cost(macs, 0, 0),
+                                  "update": Cost(macs, 0, c.bytes_written)})
+        return dx, WeightGrad(dz, x, applied=True)
+
+    def _update_weights_in_one_pass(self, l, p, grad, lr):
         """Plain SGD on an exact mini-batch: W -= lr G^T A in place, Eq. 1's weight gradient and the
-        step in one BLAS call. In W's transposed (Fortran) view: W^T <- 1 * W^T + (-lr) A^T G."""
-        if not (self.gemm_update and self.cfg.momentum == 0 and grad.rows is None
+        step in one BLAS call (measured 1.24x per batch-20 epoch against forming the gradient in a
+        buffer first: bench/notes_epoch.md §3.1). In W's transposed (Fortran) view:
+        W^T <- 1 * W^T + (-lr) A^T G."""
+        if not (self.fused and self.cfg.momentum == 0 and grad.rows is None
                 and grad.G.shape[0] > FACTORED_MAX_BATCH):
             return False
         W = p.W
@@ -171,16 +188,14 @@ class SGD(Optimizer):
         G = np.ascontiguousarray(grad.G, dtype=W.dtype)   # (N, D_out)
         A = np.ascontiguousarray(grad.A, dtype=W.dtype)   # (N, D_in)
         n, (d_out, d_in), itemsize = G.shape[0], W.shape, W.dtype.itemsize
-        if ledger is not None:
-            ledger.switch("backward")
-        out = self._gemm(alpha=-self.lr, a=A.T, b=G.T, beta=1.0, c=W.T, trans_b=True,
-                         overwrite_c=True)
-        if not np.shares_memory(out, W):   # BLAS had to copy (not expected for a C-ordered W)
-            W[...] = out.T
-        if ledger is not None:
-            ledger.add(l, "backward-weight", d_out * d_in * n, n * (d_out + d_in) * itemsize, 0)
-            ledger.add(l, "update", d_out * d_in, d_out * d_in * itemsize, d_out * d_in * itemsize)
-            ledger.switch("update")
+        with self.ledger.phase("backward"):
+            out = self._gemm(alpha=-lr, a=A.T, b=G.T, beta=1.0, c=W.T, trans_b=True,
+                             overwrite_c=True)
+            if not np.shares_memory(out, W):   # BLAS had to copy (not expected for a C-ordered W)
+                W[...] = out.T
+        self.ledger.add_costs(l, {
+            "backward-weight": Cost(d_out * d_in * n, n * (d_out + d_in) * itemsize, 0),
+            "update": Cost(d_out * d_in, d_out * d_in * itemsize, d_out * d_in * itemsize)})
         return True
 
     def _init_state(self, p):
@@ -189,14 +204,14 @@ class SGD(Optimizer):
             return {"vel_W": np.zeros_like(p.W), "vel_b": np.zeros_like(p.b)}
         return {}
 
-    def _apply(self, W, st, which, visit, pos, factored=None, g=None, l=0, bias=False):
+    def _apply(self, W, st, which, visit, pos, lr, factored=None, g=None, l=0, bias=False):
         dt = W.dtype.type
         vel = st.get(f"vel_{which}")
         if vel is None:
             vel = W  # never touched when mu == 0
         elif bias:
             vel = vel[:, None]
-        lr, mu = dt(self.lr), dt(self.cfg.momentum)
+        lr, mu = dt(lr), dt(self.cfg.momentum)
         scratch = self._bscratch if bias else self._scratch[l]
         if factored is not None:
             K.sgd_factored(W, vel, factored[0], factored[1], visit, pos, lr, mu, scratch)
@@ -217,30 +232,20 @@ class Adam(Optimizer):
         st["_corr"] = np.empty(d_out, p.W.dtype)
         return st
 
-    def state_arrays(self):
-        return {k: v for k, v in super().state_arrays().items() if not k.split(".")[-1].startswith("_")}
-
-    def load_state_arrays(self, arrays):
-        self.t = int(arrays["t"])
-        for i, st in enumerate(self.state):
-            for k in st:
-                if not k.startswith("_"):
-                    st[k][...] = arrays[f"{i}.{k}"]
-
-    def _update_layer(self, l, p, grad, ledger):
+    def _update_layer(self, l, p, grad, lr):
         cfg, st = self.cfg, self.state[l]
         if self.sparse_state:
             rows = self._all_rows[l] if grad.rows is None else grad.rows
             st["t_rows"][rows] += 1
             t = st["t_rows"][rows].astype(np.float64)
-            st["_step"][rows] = self.lr / (1 - cfg.beta1 ** t)
+            st["_step"][rows] = lr / (1 - cfg.beta1 ** t)
             st["_corr"][rows] = 1 / np.sqrt(1 - cfg.beta2 ** t)
         else:
-            st["_step"].fill(self.lr / (1 - cfg.beta1 ** self.t))
+            st["_step"].fill(lr / (1 - cfg.beta1 ** self.t))
             st["_corr"].fill(1 / np.sqrt(1 - cfg.beta2 ** self.t))
-        super()._update_layer(l, p, grad, ledger)
+        super()._update_layer(l, p, grad, lr)
 
-    def _apply(self, W, st, which, visit, pos, factored=None, g=None, l=0, bias=False):
+    def _apply(self, W, st, which, visit, pos, lr, factored=None, g=None, l=0, bias=False):
         dt = W.dtype.type
         m, v = st[f"m_{which}"], st[f"v_{which}"]
         if bias:
@@ -259,12 +264,12 @@ class Adagrad(Optimizer):
     def _init_state(self, p):
         return {"h_W": np.zeros_like(p.W), "h_b": np.zeros_like(p.b)}
 
-    def _apply(self, W, st, which, visit, pos, factored=None, g=None, l=0, bias=False):
+    def _apply(self, W, st, which, visit, pos, lr, factored=None, g=None, l=0, bias=False):
         dt = W.dtype.type
         h = st[f"h_{which}"]
         if bias:
             h = h[:, None]
-        lr, eps = dt(self.lr), dt(self.cfg.eps)
+        lr, eps = dt(lr), dt(self.cfg.eps)
         if factored is not None:
             K.adagrad_factored(W, h, factored[0], factored[1], visit, pos, lr, eps,
                                self._scratch[l])
@@ -275,5 +280,5 @@ class Adagrad(Optimizer):
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adagrad": Adagrad}
 
 
-def make_optimizer(cfg, params, sparse_state=False):
-    return OPTIMIZERS[cfg.optimizer](params, cfg, sparse_state=sparse_state)
+def make_optimizer(cfg, params, sparse_state=False, ledger=None):
+    return OPTIMIZERS[cfg.optimizer](params, cfg, sparse_state=sparse_state, ledger=ledger)

@@ -14,10 +14,12 @@ incremented inside the kernel (EDBT §8.4's Adam, lazily).
 import numpy as np
 
 from kernels import topk_update as KU
+from kernels.cost import Cost
 
 
-def update_block(opt, l, p, grad, ledger):
-    """Apply `grad` (layers.BlockGrad) to layer l's block with optimiser `opt` (optim.Optimizer)."""
+def update_block(opt, l, p, grad, lr):
+    """Apply `grad` (layers.BlockGrad) to layer l's block with optimiser `opt` (optim.Optimizer) at
+    learning rate `lr`; the work goes to the optimiser's ledger."""
     from .optim import SGD, Adam, Adagrad
     st, cfg = opt.state[l], opt.cfg
     dt = p.W.dtype.type
@@ -28,17 +30,16 @@ def update_block(opt, l, p, grad, ledger):
     n = G.shape[0]
     if isinstance(opt, Adam):            # t_rows: present, TOPK asks for sparse optimiser state
         KU.adam_block(WT, st["m_W"].T, st["v_W"].T, b, st["m_b"], st["v_b"], A, G, rows, cols,
-                      st["t_rows"], float(opt.lr), float(cfg.beta1), float(cfg.beta2), float(cfg.eps))
+                      st["t_rows"], float(lr), float(cfg.beta1), float(cfg.beta2), float(cfg.eps))
     elif isinstance(opt, SGD):
-        lr, mu = dt(opt.lr), dt(cfg.momentum)
+        lr, mu = dt(lr), dt(cfg.momentum)
         vel_W, vel_b = (st["vel_W"].T, st["vel_b"]) if mu > 0 else (WT, b)  # unread at mu = 0
         KU.sgd_block(WT, vel_W, b, vel_b, A, G, rows, cols, lr, mu)
     elif isinstance(opt, Adagrad):
-        KU.adagrad_block(WT, st["h_W"].T, b, st["h_b"], A, G, rows, cols, dt(opt.lr), dt(cfg.eps))
+        KU.adagrad_block(WT, st["h_W"].T, b, st["h_b"], A, G, rows, cols, dt(lr), dt(cfg.eps))
     else:
         raise TypeError(f"{type(opt).__name__} has no block update")
-    if ledger is not None:
-        R, C = rows.shape[0], cols.shape[0]
-        c = KU.block_update_cost(R + 1, C, n, p.W.dtype.itemsize, opt.n_state)
-        ledger.add(l, "backward-weight", R * C * n, 0, 0)   # formed inside the update
-        ledger.add(l, "update", (R + 1) * C, c.bytes_read, c.bytes_written)
+    R, C = rows.shape[0], cols.shape[0]
+    c = KU.block_update_cost(R + 1, C, n, p.W.dtype.itemsize, opt.n_state)
+    opt.ledger.add_costs(l, {"backward-weight": Cost(R * C * n, 0, 0),   # formed inside the update
+                             "update": Cost((R + 1) * C, c.bytes_read, c.bytes_written)})

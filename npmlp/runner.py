@@ -26,7 +26,8 @@ def build_state(cfg, data):
     params = init_params(sizes, rng, cfg.init, cfg.init_std, np.dtype(cfg.dtype))
     ledger = Ledger(sizes)
     strategy = get_strategy(cfg.method)(cfg, params, ledger)
-    optimizer = make_optimizer(cfg, params, sparse_state=strategy.sparse_optimizer_state)
+    optimizer = make_optimizer(cfg, params, sparse_state=strategy.sparse_optimizer_state,
+                               ledger=ledger)
     return engine.TrainState(params, optimizer, strategy, ledger, rng)
 
 

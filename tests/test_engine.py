@@ -92,9 +92,9 @@ def _fit(ts, cfg, data, interrupt_at_step=None, saved=None):
     if interrupt_at_step is not None:
         hook = ts.strategy.after_step
 
-        def after_step(step, params):
-            hook(step, params)
-            if step == interrupt_at_step:
+        def after_step(ctx, params):
+            hook(ctx, params)
+            if ctx.step == interrupt_at_step:
                 os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C does
         ts.strategy.after_step = after_step
     return engine.fit(ts, cfg, data, lambda ts, m: None,
@@ -154,9 +154,9 @@ def test_divergence_keeps_the_last_good_checkpoint(blobs, tmp_path):
     saved = []
     hook = ts.strategy.after_step
 
-    def poison(step, params):  # in epoch 2, a weight becomes inf (as a blown-up update would)
-        hook(step, params)
-        if step == 35:
+    def poison(ctx, params):  # in epoch 2, a weight becomes inf (as a blown-up update would)
+        hook(ctx, params)
+        if ctx.step == 35:
             params[0].W[0, 0] = np.inf
 
     ts.strategy.after_step = poison
@@ -170,7 +170,8 @@ def test_divergence_keeps_the_last_good_checkpoint(blobs, tmp_path):
 def test_fused_batch1_sgd_equals_separate_backward_and_update(blobs):
     cfg = Config(optimizer="sgd", lr=0.05, batch_size=1, **SMALL)
     fused, plain = build_state(cfg, blobs), build_state(cfg, blobs)
-    plain.optimizer.fused_lr = lambda n: None
+    plain.optimizer.fused = False
+    assert fused.optimizer.fuses_backward(1) and not plain.optimizer.fuses_backward(1)
     for i in range(5):
         engine.train_step(fused, blobs.train.X[i:i + 1], blobs.train.y[i:i + 1])
         engine.train_step(plain, blobs.train.X[i:i + 1], blobs.train.y[i:i + 1])

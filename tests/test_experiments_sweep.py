@@ -50,11 +50,11 @@ def test_an_interrupted_sweep_resumes_where_it_stopped(tmp_path, monkeypatch):
     a, b = spec(epochs=3), spec(method="dropout", batch=1, epochs=3)
     real_step, steps = engine.train_step, []
 
-    def ctrl_c_in_run_b(ts, x, y):   # Ctrl-C in the middle of run b's second epoch
+    def ctrl_c_in_run_b(ts, x, y, lr=None):   # Ctrl-C in the middle of run b's second epoch
         steps.append(ts.strategy.name)
         if ts.strategy.name == "dropout" and ts.epoch == 1 and ts.pos == 60:
             os.kill(os.getpid(), signal.SIGINT)
-        return real_step(ts, x, y)
+        return real_step(ts, x, y, lr)
     monkeypatch.setattr(engine, "train_step", ctrl_c_in_run_b)
     with pytest.raises(sweep.SweepInterrupted, match="run the same command again to resume"):
         sweep.run_all([a, b], root, progress=False)

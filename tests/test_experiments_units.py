@@ -28,7 +28,7 @@ class KeepFirstK:
     def __init__(self, K):
         self.K = K
 
-    def forward(self, l, a, layer, rng, sel=None):
+    def forward(self, l, a, layer, ctx, sel=None):
         z = a @ layer.W.T + layer.b
         z[:, self.K:] = 0
         return z, None

@@ -37,9 +37,27 @@ def test_compute_reduction_is_saved_over_exact():
 
 def test_phase_clock_charges_the_running_phase():
     led = Ledger([2, 2])
-    led.switch("forward")
-    time.sleep(0.02)
-    assert led.switch("overhead") == "forward"
-    time.sleep(0.01)
-    led.stop()
-    assert led.times["forward"] >= 0.02 and 0.01 <= led.times["overhead"] < led.times["forward"]
+    t0 = time.perf_counter()
+    with led.phase("forward"):
+        time.sleep(0.02)
+        with led.phase("overhead"):
+            time.sleep(0.01)
+            p0 = time.perf_counter()
+            with led.phase(None):          # paused: charged to nothing
+                time.sleep(0.02)
+            paused = time.perf_counter() - p0
+        time.sleep(0.01)
+    i0 = time.perf_counter()
+    assert led.times["forward"] >= 0.03 and led.times["overhead"] >= 0.01
+    assert led.times["forward"] + led.times["overhead"] <= (i0 - t0) - paused + 1e-3
+    assert led._phase is None and not led._stack
+
+
+def test_phase_resumes_the_outer_phase_after_an_exception():
+    led = Ledger([2, 2])
+    with led.phase("forward"):
+        with pytest.raises(RuntimeError):
+            with led.phase("overhead"):
+                raise RuntimeError
+        assert led._phase == "forward"
+    assert led._phase is None

@@ -13,16 +13,12 @@ from tests.conftest import make_blobs
 
 def _train(gemm, dtype, hidden, batch, steps=6):
     data = make_blobs(dim=40, dtype=np.dtype(dtype))
-    old = SGD.gemm_update
-    SGD.gemm_update = gemm
-    try:
-        cfg = Config(hidden=hidden, dtype=dtype, seed=5, optimizer="sgd", lr=0.05, batch_size=batch)
-        ts = build_state(cfg, data)
-        for i in range(steps):
-            sl = slice(i * batch, (i + 1) * batch)
-            engine.train_step(ts, data.train.X[sl], data.train.y[sl])
-    finally:
-        SGD.gemm_update = old
+    cfg = Config(hidden=hidden, dtype=dtype, seed=5, optimizer="sgd", lr=0.05, batch_size=batch)
+    ts = build_state(cfg, data)
+    ts.optimizer.fused = gemm        # this instance only: the one-pass paths on or off
+    for i in range(steps):
+        sl = slice(i * batch, (i + 1) * batch)
+        engine.train_step(ts, data.train.X[sl], data.train.y[sl])
     return ts
 
 

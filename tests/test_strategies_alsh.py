@@ -5,6 +5,7 @@ import pytest
 from npmlp import checkpoint, engine
 from npmlp.config import Config
 from npmlp.runner import build_state
+from npmlp.strategies.base import StepContext
 from npmlp.strategies.alsh_schedule import RebuildSchedule
 from tests.strategy_helpers import assert_same_as_standard, gradient_check_frozen
 
@@ -44,7 +45,8 @@ def test_edbt_policy_respects_tau(blobs, active):
     ts = build_state(cfg, blobs)
     tau = int(active * 200)
     for i in range(30):
-        _, c = ts.strategy.forward(0, blobs.train.X[i:i + 1], ts.params[0], ts.rng)
+        _, c = ts.strategy.forward(0, blobs.train.X[i:i + 1], ts.params[0],
+                                   StepContext(ts.rng, 1, 0))
         assert tau <= len(c.sel.idx) <= 2 * tau - 1
         assert len(np.unique(c.sel.idx)) == len(c.sel.idx)
 
@@ -52,7 +54,7 @@ def test_edbt_policy_respects_tau(blobs, active):
 def test_zero_query_falls_back_to_random_units(blobs):
     cfg = Config(alsh_active=0.1, **{**BASE, "hidden": (100,)})
     ts = build_state(cfg, blobs)
-    _, c = ts.strategy.forward(0, np.zeros((1, 20)), ts.params[0], ts.rng)
+    _, c = ts.strategy.forward(0, np.zeros((1, 20)), ts.params[0], StepContext(ts.rng, 1, 0))
     assert len(c.sel.idx) == 10
 
 
@@ -96,9 +98,9 @@ def test_resume_is_bit_identical(blobs, tmp_path):
         if interrupt:
             hook = ts.strategy.after_step
 
-            def after(step, params):
-                hook(step, params)
-                if step == interrupt:
+            def after(ctx, params):
+                hook(ctx, params)
+                if ctx.step == interrupt:
                     os.kill(os.getpid(), signal.SIGINT)
             ts.strategy.after_step = after
         engine.fit(ts, cfg, blobs, lambda ts, m: None, lambda ts: checkpoint.save(path, ts, cfg),

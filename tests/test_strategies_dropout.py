@@ -5,6 +5,7 @@ import pytest
 from npmlp import engine
 from npmlp.config import Config
 from npmlp.runner import build_state
+from npmlp.strategies.base import StepContext
 from npmlp.strategies.adaptive_dropout import calibrate_beta
 from tests.strategy_helpers import assert_same_as_standard, gradient_check_frozen
 
@@ -44,7 +45,7 @@ def test_batch1_computes_only_kept_rows(blobs):
     cfg = Config(method="dropout", dropout_keep=0.25, **{**BASE, "hidden": (40, 40)})
     ts = build_state(cfg, blobs)
     _, _, caches = engine.forward_backward(ts.strategy, ts.params, blobs.train.X[:1],
-                                           blobs.train.y[:1], ts.rng, ledger=ts.ledger)
+                                           blobs.train.y[:1], ts.rng)
     k1, k2 = len(caches[0].sel.idx), len(caches[1].sel.idx)
     j2 = np.count_nonzero(caches[1].x)  # kept units of layer 1 that are non-zero after ReLU
     fwd = [int(ts.ledger.totals("forward", l)[0]) for l in range(3)]
@@ -63,7 +64,8 @@ def test_dropout_keep_rate_and_expected_activation(rng):
     for scaling, cfg in cfgs.items():
         ts = build_state(cfg, data)
         layer = ts.params[0]
-        outs = np.array([ts.strategy.forward(0, x, layer, rng)[0][0] for _ in range(400)])
+        ctx = StepContext(rng, 1, 0)
+        outs = np.array([ts.strategy.forward(0, x, layer, ctx)[0][0] for _ in range(400)])
         kept = (outs != 0).mean()
         # 400 x 500 Bernoulli(0.2) draws (ReLU zeros aside): std of the mean ~ 0.0009
         active = (x @ layer.W.T + layer.b)[0] > 0

@@ -9,6 +9,7 @@ from npmlp.errors import UserError
 from npmlp.layers import BlockGrad
 from npmlp.runner import build_state
 from npmlp.strategies import STRATEGIES
+from npmlp.strategies.base import StepContext
 from tests.conftest import make_blobs
 from tests.strategy_helpers import assert_same_as_standard, gradient_check_frozen
 
@@ -63,7 +64,7 @@ def test_kept_set_is_the_top_k_of_the_dense_preactivations_with_ties_and_zero_in
     X[0] = 0                                        # an all-zero input: z = b, ties everywhere
     k = st.k[0]
     for batch in (X[:1], X[1:2], X):
-        out, cache = st.forward(0, batch, ts.params[0], None)
+        out, cache = st.forward(0, batch, ts.params[0], StepContext(None, batch.shape[0], 1))
         z = batch @ W.T + b                         # the dense pre-activations
         for n in range(batch.shape[0]):
             kept = cache.sel[n]
@@ -116,7 +117,7 @@ def test_adam_updates_only_the_block_with_per_unit_counts(sparse_blobs):
         grads = [BlockGrad(A, G, rows, cols, 24)] + [
             BlockGrad(np.zeros((1, 0)), np.zeros((1, 0)), np.zeros(0, np.int64),
                       np.zeros(0, np.int64), p.W.shape[1]) for p in ts.params[1:]]
-        ts.optimizer.step(ts.params, grads)
+        ts.optimizer.step(ts.params, grads, 0.01)
         t[cols] += 1                                 # per-unit step counts
         g = np.zeros_like(W0)
         g[np.ix_(cols, rows)] = G.T @ A
@@ -143,7 +144,7 @@ def test_sparse_evaluation_applies_the_training_rule_and_dense_differs(sparse_bl
     X = sparse_blobs.test.X[:7]
     a = X
     for l, p in enumerate(ts.params):
-        a, _ = ts.strategy.forward(l, a, p, None)
+        a, _ = ts.strategy.forward(l, a, p, StepContext(None, X.shape[0], 1))
     sparse = engine.predict_logits(ts.strategy, ts.params, X, 3)
     np.testing.assert_allclose(sparse, a, rtol=1e-10, atol=1e-12)
     dense = engine.predict_logits(STRATEGIES["topk"](cfg.with_(topk_eval="dense"), ts.params,

@@ -21,6 +21,7 @@ import os
 import numpy as np
 
 from ..layers import dense_forward
+from ..strategies.base import StepContext
 from . import figures, paper
 from . import report as R
 from .registry import Experiment, Plan
@@ -38,6 +39,7 @@ def theorem72(c, k):
 def layer_ratios(strategy, params, X, rng, act_forward):
     """[ratio_l for l = 1..L] (L layers, the last one the output) and the kept share per layer."""
     a_exact, a_samp = X, X
+    ctx = StepContext(rng, X.shape[0], 0)                   # one training-mode pass over X
     ratios, kept = [], []
     for l, layer in enumerate(params):
         # The engine's own dense product (same BLAS call, same rounding) for both, so an exact
@@ -48,7 +50,7 @@ def layer_ratios(strategy, params, X, rng, act_forward):
         ratios.append(float(np.linalg.norm(z - z_bar) / denom) if denom > 0 else float("inf"))
         if l == len(params) - 1:
             break
-        a_next, _ = strategy.forward(l, a_samp, layer, rng)   # training-mode, sampled
+        a_next, _ = strategy.forward(l, a_samp, layer, ctx)   # training-mode, sampled
         kept.append(float(np.count_nonzero(a_next) / a_next.size))
         a_samp = a_next
         a_exact = act_forward(z)[0]              # activations may work in place: z is done

@@ -74,9 +74,9 @@ class ActiveSetStrategy(Standard):
         raise NotImplementedError
 
     # --- forward ----------------------------------------------------------------------------------
-    def forward(self, l, a, layer, rng, sel=None):
-        if a.shape[0] != 1:
-            return self._forward_masked(l, a, layer, rng, sel)
+    def forward(self, l, a, layer, ctx, sel=None):
+        if ctx.batch_size != 1:
+            return self._forward_masked(l, a, layer, ctx.rng, sel)
         x = a[0]
         # Layer 1's input (pixels) is treated as dense, like STANDARD does; deeper inputs are the
         # previous layer's kept units, the only non-zeros there.
@@ -84,9 +84,8 @@ class ActiveSetStrategy(Standard):
         if self.is_output(l):
             sel = Selection(self._all_units[l], 1.0)
         elif sel is None:
-            prev = self.ledger.switch("overhead")
-            sel = self.choose(l, x, xi, layer, rng)
-            self.ledger.switch(prev)
+            with self.ledger.phase("overhead"):
+                sel = self.choose(l, x, xi, layer, ctx.rng)
         else:
             sel = sel._replace(z=None)  # a frozen choice: recompute z from the current weights
         K = sel.idx.shape[0]
@@ -122,9 +121,8 @@ class ActiveSetStrategy(Standard):
         if self.is_output(l):
             return z, Cache(dcache, None, layer.W)
         if sel is None:
-            prev = self.ledger.switch("overhead")
-            sel = self.choose_mask(l, a, z, layer, rng)
-            self.ledger.switch(prev)
+            with self.ledger.phase("overhead"):
+                sel = self.choose_mask(l, a, z, layer, rng)
         out, act = self.act_forward(z)
         out = out * sel  # not in place: the activation cache may be `out` itself
         self.kept[l] += np.count_nonzero(sel)
@@ -132,11 +130,14 @@ class ActiveSetStrategy(Standard):
         return out, Cache(dcache, act, layer.W, sel)
 
     # --- backward ---------------------------------------------------------------------------------
-    def backward(self, l, dout, cache, need_dx=True):
+    # A batch-1 step takes the sparse path below, a batch-N step masks: never the fused dense step.
+    exact_dense_backward = False
+
+    def backward(self, l, dout, cache, ctx, need_dx=True):
         if not isinstance(cache, SparseCache):
             if cache.sel is not None:
                 dout = dout * cache.sel   # the mask (and its scale) is part of the forward map
-            return super().backward(l, dout, cache, need_dx)
+            return super().backward(l, dout, cache, ctx, need_dx)
         itemsize = cache.x.itemsize
         idx, scale = cache.sel.idx, cache.sel.scale
         if self.is_output(l):

@@ -118,13 +118,12 @@ class AlshApprox(ActiveSetStrategy):
 
     def _measure_recall(self, l, x, layer, idx):
         """|S ∩ top-tau(z)| / tau, with the clock and the ledger paused (a diagnostic)."""
-        prev = self.ledger.switch(None)
-        z = layer.W @ x + layer.b                        # (D_out, D_in) @ (D_in,): exact, uncounted
-        tau = self.tau[l]
-        top = np.argpartition(-z, tau - 1)[:tau]
-        self.recall[l] += np.isin(top, idx, assume_unique=True).mean()
-        self.recall_n += l == 0
-        self.ledger.switch(prev)
+        with self.ledger.phase(None):
+            z = layer.W @ x + layer.b                    # (D_out, D_in) @ (D_in,): exact, uncounted
+            tau = self.tau[l]
+            top = np.argpartition(-z, tau - 1)[:tau]
+            self.recall[l] += np.isin(top, idx, assume_unique=True).mean()
+            self.recall_n += l == 0
 
     @property
     def _recall_step(self):
@@ -143,44 +142,37 @@ class AlshApprox(ActiveSetStrategy):
                              + lsh.build_tables_cost(ix.proj.L, d_out, ix.n_bits))
 
     def rebuild_all(self, params):
-        prev = self.ledger.switch("overhead")
-        for l, ix in enumerate(self.index):
-            self._rebuild_layer(l, ix, params[l].W)
-        self.rebuilds += 1
-        self.ledger.switch(prev)
+        with self.ledger.phase("overhead"):
+            for l, ix in enumerate(self.index):
+                self._rebuild_layer(l, ix, params[l].W)
+            self.rebuilds += 1
 
     def _drifted(self, params):
         """MONGOOSE-style check: share of changed bits in a 1-bit-per-table signature of all rows."""
-        prev = self.ledger.switch("overhead")
         changed, total = 0, 0
         for ix, p in zip(self.index, params):
             planes = ix.proj.planes[::ix.proj.K] if hasattr(ix.proj, "planes") else None
             if planes is None:
-                self.ledger.switch(prev)
                 return True  # no projection planes (dwta): fall back to rebuilding
             sig = (p.W @ planes[:, :p.W.shape[1]].T) >= 0   # (D_out, L) first bit of each table
             if ix.signature is not None:
                 changed += np.count_nonzero(sig != ix.signature)
                 total += sig.size
             ix.signature = sig
-        self.ledger.switch(prev)
         return total > 0 and changed / total > self.cfg.alsh_drift_threshold
 
-    def after_step(self, step, params):
-        n = self._last_batch
+    def after_step(self, ctx, params):
+        n = ctx.batch_size
         self.seen_epoch += n
         self.seen_total += n
         self.steps_taken += 1
-        if self.schedule.due(self.seen_epoch, self.seen_total, n, self.epoch):
-            if self.cfg.alsh_rebuild != "drift" or self._drifted(params):
-                self.rebuild_all(params)
-
-    _last_batch = 1
-
-    def forward(self, l, a, layer, rng, sel=None):
-        if l == 0:
-            self._last_batch = a.shape[0]
-        return super().forward(l, a, layer, rng, sel)
+        if not self.schedule.due(self.seen_epoch, self.seen_total, n, self.epoch):
+            return
+        if self.cfg.alsh_rebuild == "drift":
+            with self.ledger.phase("overhead"):
+                if not self._drifted(params):
+                    return
+        self.rebuild_all(params)
 
     def start_epoch(self, epoch, n_samples):
         self.epoch, self.seen_epoch = epoch, 0

@@ -63,15 +63,13 @@ class McApprox(Standard):
         if frozen is not None or k >= n:
             sel = frozen
         else:
-            prev = self.ledger.switch("overhead")
-            sel = crs_sampling.select(A, B, k, rng, self.spec)
+            with self.ledger.phase("overhead"):
+                sel = crs_sampling.select(A, B, k, rng, self.spec)
             itemsize = A.itemsize
+            cost = crs_sampling.sampling_cost(n, k, sel.kept, itemsize, self.spec)
             if self.spec.dist == "nps":
-                self.ledger.add_cost(l, "overhead", crs_norms.norm_products_cost(
-                    A.shape[0], n, B.shape[1], itemsize))
-            self.ledger.add_cost(l, "overhead", crs_sampling.sampling_cost(
-                n, k, sel.kept, itemsize, self.spec))
-            self.ledger.switch(prev)
+                cost = crs_norms.norm_products_cost(A.shape[0], n, B.shape[1], itemsize) + cost
+            self.ledger.add_cost(l, "overhead", cost)
         if sel is not None and sel.idx is None:
             sel = None
         counter = self.kept[which]
@@ -80,12 +78,13 @@ class McApprox(Standard):
         return sel
 
     # --- forward ----------------------------------------------------------------------------------
-    _rng = None
+    # Every product may be sampled: never the fused exact step.
+    exact_dense_backward = False
 
-    def forward(self, l, a, layer, rng, sel=None):
-        self._rng = rng
+    def forward(self, l, a, layer, ctx, sel=None):
+        rng = ctx.rng
         if not self.forward_mode:
-            out, cache = super().forward(l, a, layer, rng)
+            out, cache = super().forward(l, a, layer, ctx)
             return out, cache._replace(sel=sel)
         cfg = self.cfg
         Wt = layer.W.T                                              # (D_in, D_out) view
@@ -109,10 +108,9 @@ class McApprox(Standard):
         return out, Cache(DenseCache(x_eff), act, layer.W, keep)
 
     # --- backward ---------------------------------------------------------------------------------
-    def backward(self, l, dout, cache, need_dx=True):
-        cfg = self.cfg
-        rng = self._rng  # the generator forward() was given: one stream for every choice
-        dz = dout if self.is_output(l) else self.act_backward(dout, cache.act)   # Eq. 1
+    def backward(self, l, dout, cache, ctx, need_dx=True):
+        cfg, rng = self.cfg, ctx.rng
+        dz = self.delta(l, dout, cache)                              # Eq. 1: f'(z) ⊙ ...
         sel = cache.sel if isinstance(cache.sel, McSelection) else McSelection(None, None, None)
         x = cache.dense.x                                            # X, or X_S s (forward mode)
         n = dz.shape[0]

@@ -100,11 +100,10 @@ class Topk(ActiveSetStrategy):
     def _select(self, l, z):
         n, d_out = z.shape
         k = self.k[l]
-        prev = self.ledger.switch("overhead")
-        S = np.empty((n, k), np.int64)
-        KT.select_topk(z, k, S)
-        self.ledger.add_cost(l, "overhead", KT.select_cost(d_out, k, z.itemsize, n))
-        self.ledger.switch(prev)
+        with self.ledger.phase("overhead"):
+            S = np.empty((n, k), np.int64)
+            KT.select_topk(z, k, S)
+            self.ledger.add_cost(l, "overhead", KT.select_cost(d_out, k, z.itemsize, n))
         return S
 
     def _keep(self, z, S):
@@ -117,7 +116,7 @@ class Topk(ActiveSetStrategy):
             np.put_along_axis(out, S, a_s, axis=1)
         return out, act
 
-    def forward(self, l, a, layer, rng, sel=None):
+    def forward(self, l, a, layer, ctx, sel=None):
         z, xi = self._score(l, a, layer)
         if self.is_output(l):
             return z, TopkCache(a, xi, None, layer.W, None)
@@ -128,7 +127,7 @@ class Topk(ActiveSetStrategy):
         return out, TopkCache(a, xi, act, layer.W, S)
 
     # --- backward ---------------------------------------------------------------------------------
-    def backward(self, l, dout, cache, need_dx=True):
+    def backward(self, l, dout, cache, ctx, need_dx=True):
         x, S = cache.x, cache.sel
         n, d_in = x.shape
         if S is None:                                   # output layer: every unit
