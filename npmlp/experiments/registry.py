@@ -74,12 +74,12 @@ class Context:
 
 
 def _all():
-    from . import (accuracy, crs_error, decision_tree, error_propagation, memory_cache, readouts,
-                   selection, timing)
+    from . import (accuracy, crs_error, decision_tree, error_propagation, frontier, memory_cache,
+                   readouts, selection, timing)
     exps = (accuracy.ACCURACY_VS_DEPTH, accuracy.TABLE2, timing.TIME_PER_EPOCH, timing.BATCH_SIZE,
             readouts.CONFUSION, readouts.LABEL_COLLAPSE, error_propagation.EXPERIMENT,
             memory_cache.EXPERIMENT, crs_error.EXPERIMENT, decision_tree.EXPERIMENT,
-            selection.EXPERIMENT)
+            selection.EXPERIMENT, frontier.EXPERIMENT)
     return {e.name: e for e in exps}
 
 
