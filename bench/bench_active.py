@@ -38,11 +38,13 @@ import pytest
 from scipy.linalg.blas import dger, sger
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # bench/_common.py
 
 from kernels import active_backward as B  # noqa: E402
 from kernels import active_forward as F  # noqa: E402
 from kernels import active_weight_grad as G  # noqa: E402
 from kernels.cost import Cost, matmul_cost  # noqa: E402
+from _common import FMA_PEAK_GFLOPS, L3_GEMV_GBS, machine_load  # noqa: E402
 
 LAYERS = {"784-1000": (784, 1000), "1000-1000": (1000, 1000), "1000-10": (1000, 10), "1000-10000": (1000, 10000)}
 FRACTIONS = [0.01, 0.05, 0.25, 1.0]
@@ -182,7 +184,20 @@ def test_active(benchmark, op, layer, N, frac, impl):
     record(benchmark, cost, op=op, layer=layer, N=N, frac=frac, K=p["K"], impl=impl)
 
 
-def headline_steps(dtype, D=1000, K=50):
+HEADLINE_D, HEADLINE_K = 1000, 50
+
+
+def load_line():
+    """The 1-minute load average, with a warning when other processes compete for the cores."""
+    load, cores = machine_load(), os.cpu_count() or 1
+    line = f"1-minute load average {load:.2f} on {cores} cores"
+    if load > 0.5:
+        line += (" -- WARNING: the machine is loaded (other processes share the cores); trust the "
+                 "min column and the ratios, not the medians")
+    return line
+
+
+def headline_steps(dtype, D=HEADLINE_D, K=HEADLINE_K):
     """Batch-1 step pieces on a D x D layer with K active units: {name: (function, Cost)}.
     `*-step` = forward + input gradient + weight gradient; the sparse-input variant also takes
     the input as K active units (a hidden layer behind an ALSH layer)."""
@@ -273,14 +288,21 @@ def interleaved_headline(rounds=101, window_us=1000.0):
                     times[name].append((time.perf_counter() - t0) / n * 1e6)
             med = {k: float(np.median(v)) for k, v in times.items()}
             low = {k: min(v) for k, v in times.items()}
-            print(f"\n{np.dtype(dtype).name}: {rounds} rounds of ~{window_us:.0f} us windows, "
-                  f"BLAS threads {threads}")
-            print("| piece | min us | median us (max) | GFLOP/s at min | GB/s at min "
+            name_dt = np.dtype(dtype).name
+            peak, bw = FMA_PEAK_GFLOPS[(name_dt, 1)], L3_GEMV_GBS[1]
+            print(f"\n{name_dt}: {rounds} rounds of ~{window_us:.0f} us windows, BLAS threads {threads}; "
+                  f"problem: one batch-1 step of a {HEADLINE_D}x{HEADLINE_D} layer, {HEADLINE_K} of "
+                  f"{HEADLINE_D} units active ({100 * HEADLINE_K / HEADLINE_D:g}%); peaks: {peak:g} "
+                  f"GFLOP/s (FMA, 1 core), {bw:g} GB/s (L3 GEMV) from notes/performance-facts.md")
+            print(load_line())
+            print("| piece | min us | median us (max) | GFLOP/s at min (of peak) | GB/s at min (of L3) "
                   "| dense-sger-step / this, at min | at median |")
             print("|---|---|---|---|---|---|---|")
             for name, (_, c) in pieces.items():
+                gflops = 2 * c.macs / low[name] / 1e3
+                gbs = (c.bytes_read + c.bytes_written) / low[name] / 1e3
                 print(f"| {name} | {low[name]:.1f} | {med[name]:.1f} ({max(times[name]):.1f}) "
-                      f"| {2 * c.macs / low[name] / 1e3:.1f} | {(c.bytes_read + c.bytes_written) / low[name] / 1e3:.1f} "
+                      f"| {gflops:.1f} ({100 * gflops / peak:.0f}%) | {gbs:.1f} ({100 * gbs / bw:.0f}%) "
                       f"| {low['dense-sger-step'] / low[name]:.1f}x | {med['dense-sger-step'] / med[name]:.1f}x |")
 
 
@@ -323,8 +345,25 @@ def summarize(path):
               f"| {st['median'] * 1e6:.1f} | {flops:.1f} | {nbytes:.1f} | {ratios} |")
 
 
-if __name__ == "__main__":
-    if sys.argv[1:] == ["headline"]:
-        interleaved_headline()
+def main(argv=None):
+    import argparse
+    p = argparse.ArgumentParser(prog="python bench/bench_active.py",
+                                description="The batch-1 headline, or markdown tables from a "
+                                            "--benchmark-json file of the grid (needs the bench "
+                                            "extra: pip install -e '.[bench]').")
+    p.add_argument("what", metavar="headline|FILE.json",
+                   help="'headline': time one batch-1 step through the kernels against dense BLAS, "
+                        "interleaved (about 10 s); FILE.json: summarise a pytest-benchmark JSON file")
+    p.add_argument("--rounds", type=int, default=101, help="headline: interleaved rounds [101]")
+    args = p.parse_args(argv)
+    if args.what == "headline":
+        interleaved_headline(rounds=args.rounds)
+    elif not os.path.isfile(args.what):
+        p.error(f"{args.what!r} is neither 'headline' nor a file; make one with: python -m pytest "
+                f"bench/bench_active.py --benchmark-only --benchmark-json={args.what}")
     else:
-        summarize(sys.argv[1])
+        summarize(args.what)
+
+
+if __name__ == "__main__":
+    main()

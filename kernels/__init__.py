@@ -6,10 +6,14 @@
     lsh_transforms/hash/dwta/tables/select.py   asymmetric LSH (ALSH-APPROX)
     topk.py, topk_update.py         sparse scoring, exact top-k selection, block products (TOPK)
 
-`warmup()` compiles every kernel on tiny arrays (float32 and float64) before any clock starts and
-returns the compile time per module, which the engine reports apart from training time.
+`warmup(modules)` compiles (or loads from Numba's disk cache) the kernels of the named modules on tiny
+arrays before any clock starts and returns the compile time per module, which the engine reports apart
+from training time. `needed(method, ...)` names the modules a run uses, from the table NEEDS below, so
+a run compiles only what it runs; `compile_estimate(modules)` says whether that will take long.
 """
+import glob
 import importlib
+import os
 
 from . import _jit
 
@@ -18,9 +22,86 @@ MODULES = ("update", "active_forward", "active_backward", "active_weight_grad",
            "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select",
            "topk", "topk_update")
 
+# Which kernel modules a run needs: (method or "*", module, {setting: condition} that must all hold).
+# Settings are the run's options (npmlp passes every field of its Config: batch_size, optimizer,
+# alsh_hash, ...); a condition is a value to equal or a predicate, e.g. {"batch_size": 1} or
+# {"batch_size": lambda b: b > 1}. Registering a module for a method is one line here.
+NEEDS = (
+    ("*", "update", {}),
+    ("dropout", "active_forward", {}),
+    ("dropout", "active_backward", {}),
+    ("adaptive-dropout", "active_forward", {}),
+    ("adaptive-dropout", "active_backward", {}),
+    ("alsh-approx", "active_forward", {}),
+    ("alsh-approx", "active_backward", {}),
+    ("alsh-approx", "lsh_transforms", {}),
+    ("alsh-approx", "lsh_hash", {}),
+    ("alsh-approx", "lsh_tables", {}),
+    ("alsh-approx", "lsh_select", {}),
+    ("alsh-approx", "lsh_dwta", {"alsh_hash": "dwta"}),
+    ("mc-approx", "crs_norms", {}),
+    ("mc-approx", "crs_sampling", {}),
+    ("mc-approx", "crs_product", {}),
+)
 
-def warmup():
-    """Compile every kernel; return {module.function: seconds}."""
-    for name in MODULES:  # importing a module registers its warm-up
+# Seconds to compile each module from scratch on this project's 2-core machine: `kernels.warmup()` with
+# an empty NUMBA_CACHE_DIR, 2026-12-01, load average 1.9 from other processes (loading the same modules
+# from a warm cache took 2.2 s in all). Only used for the "compiling kernels (~N s)" message; a module
+# missing here counts 10 s.
+COLD_SECONDS = {"update": 6, "active_forward": 14, "active_backward": 7, "active_weight_grad": 10,
+                "crs_norms": 5, "crs_sampling": 1, "crs_product": 2, "lsh_transforms": 1,
+                "lsh_hash": 3, "lsh_dwta": 5, "lsh_tables": 1, "lsh_select": 6}
+
+
+def needed(method, **settings):
+    """The kernel modules a run of `method` with `settings` uses (in NEEDS order, no repeats)."""
+    out = []
+    for who, module, when in NEEDS:
+        if who in ("*", method) and all(v(settings.get(k)) if callable(v) else settings.get(k) == v
+                                        for k, v in when.items()):
+            if module not in out:
+                out.append(module)
+    return tuple(out)
+
+
+def _cache_dirs():
+    """Where Numba keeps the index files (.nbi) of this package, as its cache locators place them:
+    NUMBA_CACHE_DIR/<kernels_sha1-of-folder> if set, else __pycache__ beside the sources, else the
+    user-wide cache folder (when __pycache__ is not writable)."""
+    from numba.core import caching, config
+    here = os.path.dirname(os.path.abspath(__file__))
+    sub = caching._CacheLocator.get_suitable_cache_subpath(os.path.join(here, "_jit.py"))
+    if config.CACHE_DIR:
+        return [os.path.join(config.CACHE_DIR, sub)]
+    dirs = [os.path.join(here, "__pycache__")]
+    try:
+        from numba.misc.appdirs import AppDirs
+        dirs.append(os.path.join(AppDirs(appname="numba", appauthor=False).user_cache_dir, sub))
+    except ImportError:
+        pass
+    return dirs
+
+
+def is_cached(module):
+    """True when Numba's cache holds an index file for `module` at least as new as its source: then
+    warm-up loads machine code instead of compiling (a heuristic: the index is what Numba checks first)."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), module + ".py")
+    src_time = os.path.getmtime(src) if os.path.exists(src) else 0
+    for folder in _cache_dirs():
+        index = glob.glob(os.path.join(folder, f"{module}.*.nbi"))
+        if index and min(os.path.getmtime(p) for p in index) >= src_time:
+            return True
+    return False
+
+
+def compile_estimate(modules):
+    """(modules that must be compiled, estimated seconds) for warmup(modules)."""
+    cold = tuple(m for m in modules if not is_cached(m))
+    return cold, sum(COLD_SECONDS.get(m, 10) for m in cold)
+
+
+def warmup(modules=MODULES):
+    """Compile the kernels of `modules` (default: every module); return {module.function: seconds}."""
+    for name in modules:  # importing a module registers its warm-up
         importlib.import_module(f"{__name__}.{name}")
-    return _jit.run_warmups()
+    return _jit.run_warmups(tuple(f"{__name__}.{m}" for m in modules))

@@ -34,10 +34,13 @@ def register_warmup(fn):
     return fn
 
 
-def run_warmups():
-    """Call every registered warm-up; return {module.function: seconds} so compile time is reported apart."""
+def run_warmups(modules=None):
+    """Call the registered warm-ups (of `modules` only, if given: full module names); return
+    {module.function: seconds} so compile time is reported apart."""
     times = {}
     for fn in _WARMUPS:
+        if modules is not None and fn.__module__ not in modules:
+            continue
         t0 = time.perf_counter()
         fn()
         times[f"{fn.__module__}.{fn.__name__}"] = time.perf_counter() - t0

@@ -9,6 +9,11 @@ mini-batch 20, Adam. The paper trains 50 epochs; the default here is fewer so th
 in minutes (`--epochs 50` for the paper). Where the authors' code differs from the paper (sigmoid,
 N(0, 1) init, lr 1e-4, Adam eps 1e-4, batch 1: notes/reference-implementations.md §1) that is an option.
 """
+import difflib
+import math
+import os
+import shutil
+import textwrap
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from .errors import UserError
@@ -161,11 +166,167 @@ class Config:
 
     def relevant(self):
         """{field: value} without the options of methods other than cfg.method (for printing)."""
-        prefixes = {"dropout": "dropout_", "adaptive-dropout": "standout_",
-                    "alsh-approx": "alsh_", "mc-approx": "mc_", "topk": "topk_"}
-        own = prefixes.get(self.method)
-        others = tuple(p for p in prefixes.values() if p != own)
+        own = METHOD_PREFIXES.get(self.method)
+        others = tuple(p for p in METHOD_PREFIXES.values() if p != own)
         return {k: v for k, v in self.to_json().items() if not k.startswith(others)}
+
+
+# The training methods, in the order of the strategy registry (npmlp/strategies/__init__.py:
+# STRATEGIES; a test keeps the two equal). Listed here so that parsing and checking a command line
+# imports no NumPy, SciPy or Numba: `python -m npmlp.train` prints its config line before those load.
+METHODS = ("standard", "dropout", "adaptive-dropout", "alsh-approx", "mc-approx", "topk")
+
+# Each method's options share a prefix; `--help` shows them as one group per method.
+METHOD_PREFIXES = {"dropout": "dropout_", "adaptive-dropout": "standout_",
+                   "alsh-approx": "alsh_", "mc-approx": "mc_", "topk": "topk_"}
+# What most users change: the first group of `--help`.
+COMMON = ("method", "dataset", "hidden", "epochs", "batch_size", "optimizer", "lr", "seed", "threads")
+# The remaining options in groups, by the field that opens each section of Config (in field order).
+SECTIONS = {"dataset": "data", "method": "network", "epochs": "optimisation", "seed": "run"}
+
+
+def help_groups():
+    """[(title, [field names])] in the order `--help` shows them: common, then sections, then methods."""
+    groups = {"common options": list(COMMON)}
+    section = None
+    for f in fields(Config):
+        section = SECTIONS.get(f.name, section)
+        method = next((m for m, p in METHOD_PREFIXES.items() if f.name.startswith(p)), None)
+        title = f"{method.upper()} (--method {method})" if method else section + " options"
+        if f.name not in COMMON:
+            groups.setdefault(title, []).append(f.name)
+    return list(groups.items())
+
+
+def _norm(name):
+    return str(name).lower().replace("_", "-")
+
+
+def pick(what, value, valid, flag=None):
+    """`value` if it names one of `valid` up to case and '_'/'-'; else a UserError that lists the
+    valid names and suggests the closest one. `flag`: word the message as an invalid option value."""
+    matches = [v for v in valid if _norm(v) == _norm(value)]
+    if len(matches) == 1:
+        return matches[0]
+    close = difflib.get_close_matches(_norm(value), [_norm(v) for v in valid], n=1, cutoff=0.6)
+    hint = f". Did you mean {next(v for v in valid if _norm(v) == close[0])!r}?" if close else ""
+    if flag:
+        raise UserError(f"{flag} {value!r} is invalid: expected one of {', '.join(valid)}{hint}")
+    raise UserError(f"unknown {what} {value!r}; valid {what}s: {', '.join(valid)}{hint}")
+
+
+def normalize_names(given, methods=(), datasets=()):
+    """Map --method, --dataset and every choice option in `given` to its canonical spelling."""
+    out = dict(given)
+    if methods and "method" in out:
+        out["method"] = pick("method", out["method"], tuple(methods))
+    if datasets and "dataset" in out:
+        out["dataset"] = pick("dataset", out["dataset"], tuple(datasets))
+    for f in fields(Config):
+        choices = f.metadata.get("choices")
+        if choices and f.name in out:
+            out[f.name] = pick(f.name, out[f.name], choices, flag="--" + f.name.replace("_", "-"))
+    return out
+
+
+def hidden_text(hidden):
+    """(1000, 1000, 1000) -> '3x1000'; (500, 500, 100) -> '2x500,100' (what --hidden accepts)."""
+    parts, i = [], 0
+    while i < len(hidden):
+        j = i
+        while j < len(hidden) and hidden[j] == hidden[i]:
+            j += 1
+        parts.append(f"{j - i}x{hidden[i]}" if j - i > 1 else str(hidden[i]))
+        i = j
+    text = ",".join(parts)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def terminal_width():
+    return max(40, min(shutil.get_terminal_size((100, 24)).columns, 160))
+
+
+def wrap(text, width=None):
+    """`text` as lines no wider than the terminal (continuations indented)."""
+    return textwrap.wrap(text, width=width or terminal_width(), subsequent_indent="  ",
+                         break_long_words=True, break_on_hyphens=False)
+
+
+def config_lines(cfg, notes=None, width=None):
+    """The resolved config as lines no wider than the terminal; `notes` = {field: why}."""
+    notes = notes or {}
+    words = []
+    for k, v in cfg.relevant().items():
+        v = hidden_text(v) if k == "hidden" else str(v)
+        v = v if len(v) <= 60 else v[:57] + "..."
+        words.append(f"{k}={v}" + (f" ({notes[k]})" if k in notes else ""))
+    return wrap("npmlp config: " + "  ".join(words), width)
+
+
+def available_cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def resolve(cfg, given=None):
+    """Fill in what the user left to us; returns (cfg, {field: why}, [lines to print]).
+
+    `given` names the options the user set (None: the config is complete, e.g. built by the experiment
+    suite or read from a checkpoint). A method whose paper setting differs from the common default starts
+    there (npmlp/expectations.py); --threads is capped at the cores this process may use."""
+    from .expectations import paper_batch
+    notes, lines = {}, []
+    batch = paper_batch(cfg.method)
+    if given is not None and "batch_size" not in given and batch and batch != cfg.batch_size:
+        cfg = cfg.with_(batch_size=batch)
+        notes["batch_size"] = "the paper's setting for this method; --batch-size N to change"
+    cores = available_cores()
+    if cfg.threads > cores:
+        lines.append(f"--threads {cfg.threads}: this process may use {cores} core(s); using "
+                     f"{cores} (more threads than cores only wait for each other).")
+        cfg = cfg.with_(threads=cores)
+    return cfg, notes, lines
+
+
+OPTIMIZER_STATES = {"sgd": lambda c: 1 if c.momentum > 0 else 0, "adam": lambda c: 2,
+                    "adagrad": lambda c: 1}
+
+
+def memory_estimate(cfg, d_in, n_classes):
+    """Bytes for parameters, optimiser state, one gradient per parameter and the widest evaluation
+    batch: a lower bound on what training allocates (data comes on top)."""
+    sizes = (d_in, *cfg.hidden, n_classes)
+    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    itemsize = 8 if cfg.dtype == "float64" else 4
+    copies = 2 + OPTIMIZER_STATES[cfg.optimizer](cfg)       # parameters + gradient + state
+    activations = 2 * max(cfg.batch_size, cfg.eval_batch_size) * max(sizes)
+    return (copies * n_params + activations) * itemsize
+
+
+def available_memory():
+    """Bytes the OS says a new allocation can get (MemAvailable), or None where it does not say."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(cfg, d_in, n_classes):
+    need, have = memory_estimate(cfg, d_in, n_classes), available_memory()
+    if have is not None and need > have:
+        raise UserError(f"--hidden {hidden_text(cfg.hidden)} with {cfg.optimizer} needs at least "
+                        f"{need / 2**30:.1f} GiB (parameters, optimiser state, gradients) but "
+                        f"{have / 2**30:.1f} GiB is available; choose smaller layers.")
+    return need
 
 
 def parse_hidden(text):
@@ -191,10 +352,12 @@ def _check(ok, name, value, expected):
 def validate(cfg, methods=()):
     """Raise UserError for any out-of-range value; `methods` lists the valid strategy names."""
     if methods and cfg.method not in methods:
-        raise UserError(f"unknown method {cfg.method!r}; valid methods: {', '.join(methods)}")
+        pick("method", cfg.method, tuple(methods))
     for f in fields(cfg):
         choices = f.metadata.get("choices")
         value = getattr(cfg, f.name)
+        if isinstance(value, float):   # no float option gives NaN or inf a meaning
+            _check(math.isfinite(value), f.name, value, "a finite number")
         if choices:
             _check(value in choices, f.name, value, "one of " + ", ".join(choices))
     _check(len(cfg.hidden) > 0 and all(isinstance(h, int) and h > 0 for h in cfg.hidden),

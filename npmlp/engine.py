@@ -102,8 +102,8 @@ def train_step(ts, x, y, lr=None):
             layer = first_nonfinite_layer(caches, logits_ok=False)
             raise TrainingDiverged(
                 f"the loss became {loss} at step {ctx.step} (epoch {ts.epoch + 1}); the first "
-                f"layer with non-finite output is layer {layer + 1} of {len(ts.params)}. The last "
-                f"good checkpoint is kept. Try a smaller --lr, or --init he / glorot.")
+                f"layer with non-finite output is layer {layer + 1} of {len(ts.params)}. Try a "
+                f"smaller --lr, or --init he / glorot.")
         with ledger.phase("backward"):
             grads = backward_pass(strategy, delta, caches, ctx, fused)
     with ledger.phase("update"):

@@ -22,6 +22,6 @@ class DataCorrupt(UserError):
 
 
 class TrainingDiverged(UserError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """The loss became NaN or infinite; the runner adds which checkpoint, if any, is kept."""
 
     exit_code = 3

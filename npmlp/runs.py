@@ -48,6 +48,19 @@ class RunDir:
     def file(self, name):
         return os.path.join(self.path, name)
 
+    def check(self, must_be_new=True):
+        """Fail clearly, before anything is written, if the folder holds a run already (for a new run)
+        or cannot be created or written."""
+        if must_be_new and os.path.exists(self.file("checkpoint.npz")):
+            raise UserError(f"{self.path!r} already holds a run (checkpoint.npz). Continue it with "
+                            f"--resume --out {self.path}, or choose a new --out folder.")
+        parent = os.path.abspath(self.path)
+        while not os.path.exists(parent):
+            parent = os.path.dirname(parent)
+        if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
+            raise UserError(f"cannot write to the output folder {self.path!r} ({parent} is not a "
+                            f"writable folder); choose another with --out.")
+
     def create(self, must_be_new=True):
         """Make the folder; fail clearly if it cannot be written or already holds a run."""
         try:

@@ -95,3 +95,12 @@ def test_compare_torch_command_line(tmp_path):
     (launch,) = json.loads(out.read_text())["launches"]
     assert launch["results"][0]["equivalent"]
     assert "speed-up: median over all 2 pairs" in proc.stdout
+
+
+def test_bench_active_help_and_a_missing_file_are_one_message():
+    """`python bench/bench_active.py --help` prints usage (it used to open a file named --help)."""
+    proc = run_script("bench_active.py", "--help")
+    assert proc.returncode == 0 and "headline" in proc.stdout and "pip install -e '.[bench]'" in proc.stdout
+    proc = run_script("bench_active.py", "nofile.json")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--benchmark-json=nofile.json" in proc.stderr

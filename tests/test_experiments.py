@@ -1,6 +1,7 @@
 """Every experiment of `python -m npmlp.experiments` end to end in the test profile (synthetic data, tiny
 networks): results, figures, sections, REPORT.md; and a second invocation recomputes nothing."""
 import json
+import pathlib
 import os
 
 import numpy as np
@@ -98,3 +99,28 @@ def test_a_second_invocation_recomputes_nothing(suite, monkeypatch):
     monkeypatch.setattr(sweep, "execute", never)
     assert cli.main(["all", "--profile", "test", "--out", suite, "--workers", "2",
                      "--no-progress"]) == 0
+
+
+def test_a_user_folder_reuses_published_runs_and_leaves_them_alone(suite, tmp_path, monkeypatch, capsys):
+    """Issue 13 item 4: the default output is a folder of the user's; finished runs of the published
+    store are copied and counted as reused; the published folder is not written."""
+    def never(*args, **kwargs):
+        raise AssertionError("a finished run was executed again")
+    monkeypatch.setattr(sweep, "execute", never)
+    monkeypatch.setattr(cli, "PUBLISHED", suite)
+    before = {p: p.read_bytes() for p in pathlib.Path(suite).rglob("*") if p.is_file()}
+    mine = tmp_path / "mine"
+    capsys.readouterr()
+    assert cli.main(["crs-error", "--profile", "test", "--out", str(mine), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "0 ran now, 0 already in" in out and " reused from " in out, out
+    assert (mine / "REPORT.md").exists() and (mine / "crs-error" / "section.md").exists()
+    assert {p: p.read_bytes() for p in pathlib.Path(suite).rglob("*") if p.is_file()} == before
+
+
+def test_the_default_output_is_not_the_published_folder():
+    args = cli.build_parser().parse_args(["crs-error"])
+    out, reuse = cli.output_folder(args)
+    assert out == cli.DEFAULT_OUT and os.path.abspath(out) != os.path.abspath(cli.PUBLISHED)
+    args = cli.build_parser().parse_args(["crs-error", "--publish"])
+    assert os.path.abspath(cli.output_folder(args)[0]) == os.path.abspath(cli.PUBLISHED)

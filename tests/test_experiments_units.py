@@ -123,8 +123,10 @@ def test_unregistered_methods_and_missing_datasets_are_left_out_with_the_reason(
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["nope"], "unknown experiment 'nope'; valid: accuracy-vs-depth"),
-    (["table2", "--datasets", "mnits"], "unknown dataset(s) mnits"),
+    (["nope"], "unknown experiment 'nope'; valid experiments: accuracy-vs-depth"),
+    (["tabel2"], "Did you mean 'table2'?"),
+    (["table2", "--datasets", "mnits"], "unknown dataset 'mnits'; valid datasets: "),
+    (["table2", "--publish", "--out", "elsewhere"], "--publish writes"),
     (["table2", "--workers", "0"], "--workers 0 is invalid"),
 ])
 def test_bad_command_lines_end_with_one_message(argv, message, capsys, tmp_path):

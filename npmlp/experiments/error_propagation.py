@@ -164,11 +164,34 @@ def _write(ctx, a, folder):
                            [f"l={k}" for k in range(1, kmax + 1)], rows))
         out.append(_reading(a["measured"].get(d, {}), d))
     out.append("The theorem models an active set whose estimate is not rescaled (ALSH-APPROX, and "
-               "standout at training time): the error then compounds by (c+1)/c per sampled layer. "
-               "DROPOUT rescales its kept units by 1/p, so its estimate is unbiased and its ratio "
-               "measures noise, which stays near 1 instead of compounding; MC-APPROX samples no "
-               "forward product, so its ratios are 0.\n")
+               "standout at training time). Read it for the trend, not the factor: it predicts an "
+               "error that grows geometrically with depth, by about (c+1)/c per sampled layer, and "
+               "the measured ratios do grow geometrically, but at their own rate (the readings "
+               "above show the measured growth per layer beside the theorem's for the fitted c). "
+               "The theorem assumes linear activations and the same c at every node; a ReLU network "
+               "has neither. DROPOUT rescales its kept units by 1/p, so its estimate is unbiased and "
+               "its ratio measures noise, which stays near 1 instead of compounding; MC-APPROX "
+               "samples no forward product, so its ratios are 0.\n")
     return "\n".join(out)
+
+
+def growth(rs, c):
+    """Per sampled layer, the factor by which the ratio grew, measured (rs[k+1] / rs[k], k >= 1 sampled
+    layers below) and predicted by Theorem 7.2 with `c` for the same k: (measured, predicted) lists."""
+    ks = [k for k in range(1, len(rs) - 1) if rs[k] > 0]
+    return ([rs[k + 1] / rs[k] for k in ks], [theorem72(c, k + 1) / theorem72(c, k) for k in ks])
+
+
+def _growth_text(rs, c):
+    measured, predicted = growth(rs, c)
+    if not measured:
+        return "too few sampled layers to measure a growth factor"
+
+    def span(xs):
+        geo = float(np.exp(np.mean(np.log(xs))))
+        return f"x{min(xs):.2g}-x{max(xs):.2g} (geometric mean x{geo:.2g})"
+    return (f"growth per sampled layer measured {span(measured)}, predicted {span(predicted)}; "
+            f"(c+1)/c = {(c + 1) / c:.2g}")
 
 
 def _reading(by_variant, dataset):
@@ -184,7 +207,8 @@ def _reading(by_variant, dataset):
         k = len(rs) - 1   # sampled layers below the output layer
         lines.append(f"{VARIANTS[v].label}, {depth} hidden layers, trained: fitted c = {c:.2f}; "
                      f"at the output layer ({k} sampled layers below) Theorem 7.2 with that c "
-                     f"predicts {theorem72(c, k):.3g}, measured {rs[-1]:.3g}")
+                     f"predicts {theorem72(c, k):.3g}, measured {rs[-1]:.3g}; "
+                     + _growth_text(rs, c))
     if not lines:
         return ""
     return (f"Reading, {dataset} (c = 1 / ratio at layer 2; the paper's example assumes c = "

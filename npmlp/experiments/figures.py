@@ -31,8 +31,9 @@ def lines(folder, name, series, xlabel, ylabel, title="", paper_points=None, log
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     if logy:
         ax.set_yscale("log")
-    if xticks is not None:
-        ax.set_xticks(list(xticks))
+    if xticks is not None:   # every x drawn gets a tick, the paper's points too (e.g. 7 layers)
+        shown = set(xticks) | {x for xs, _ in (paper_points or {}).values() for x in xs}
+        ax.set_xticks(sorted(shown))
     ax.grid(alpha=0.3)
     if series or paper_points:
         ax.legend(fontsize=7)
@@ -110,7 +111,9 @@ def heat_rows(folder, name, panels, xlabels, ylabel, title="", vmax=None):
     for ax, (ptitle, (rlabels, m)) in zip(axes[0], panels.items()):
         im = ax.imshow(np.asarray(m, dtype=float), cmap="magma", aspect="auto", vmin=0, vmax=vmax)
         ax.set_xticks(range(len(xlabels)))
-        ax.set_xticklabels(xlabels, fontsize=7)
+        long = max(map(len, xlabels), default=0) > 2          # class names, not digits
+        ax.set_xticklabels(xlabels, fontsize=6 if long else 7, rotation=45 if long else 0,
+                           ha="right" if long else "center")
         ax.set_yticks(range(len(rlabels)))
         ax.set_yticklabels(rlabels, fontsize=7)
         ax.set(title=ptitle, xlabel="label", ylabel=ylabel)

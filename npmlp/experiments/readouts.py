@@ -6,6 +6,7 @@ runs first trains them, the other reads them). Nothing new is trained.
 """
 import numpy as np
 
+from ..plots import class_names
 from . import figures, paper
 from . import report as R
 from .accuracy import depth_grid_plan
@@ -115,7 +116,7 @@ def _write_collapse(ctx, a, folder):
         if panels:
             n_labels = len(next(iter(panels.values()))[1][0])
             fig = figures.heat_rows(folder, f"label_ratios_{d}.png", panels,
-                                    [str(i) for i in range(n_labels)], "hidden layers",
+                                    class_names(d, n_labels), "hidden layers",
                                     f"{d}: predictions per label / true count (EDBT Fig. 13)")
             out.append(R.image("label-collapse", fig, f"label prediction ratios, {d}"))
         rows = []

@@ -44,6 +44,7 @@ class Context:
     progress: bool = True
     command: str = ""                    # the command line, for "regenerate with"
     availability: dict = field(default_factory=dict)   # dataset -> None (present) or the reason
+    reuse_from: tuple = ()               # other run stores whose finished runs are copied, not rerun
 
     @property
     def runs_root(self):
@@ -93,9 +94,17 @@ def experiments():
     return _CACHE
 
 
+COMMANDS = ("all", "list", "report")
+
+
 def get_experiment(name):
+    """The experiment `name` (case and '_'/'-' variants accepted; else the closest name suggested)."""
+    from ..config import pick
     exps = experiments()
-    if name not in exps:
-        raise UserError(f"unknown experiment {name!r}; valid: {', '.join(exps)} (or 'all', 'list', "
-                        f"'report')")
-    return exps[name]
+    return exps[pick("experiment", name, tuple(exps))]
+
+
+def command_name(name):
+    """`name` as an experiment or one of COMMANDS, spelled canonically."""
+    from ..config import pick
+    return pick("experiment", name, (*experiments(), *COMMANDS))

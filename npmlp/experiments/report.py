@@ -128,21 +128,33 @@ def _anchor(exp):
     return "".join(keep).replace(" ", "-")
 
 
-def agreement(label, method, comparisons, tolerance, unit="points"):
-    """One paragraph for a method: where our numbers agree with the paper's and where they differ.
+def agreement(label, comparisons, tolerance, unit="points"):
+    """One paragraph for a variant: where our numbers agree with the paper's and where they differ.
 
-    comparisons: [(what, ours, paper)]; agreement means |ours - paper| <= tolerance. The paragraph
-    ends with the known reasons for accuracy differences (paper.ACCURACY_DIFFERENCES)."""
-    from .paper import ACCURACY_DIFFERENCES
+    comparisons: [(what, ours, paper)]; agreement means |ours - paper| <= tolerance. Why they differ
+    is said once per method, by reasons_once(), not in every variant's paragraph."""
     pairs = [(w, o, p) for w, o, p in comparisons if o is not None and p is not None]
     agree = [f"{w} ({o:.2f} vs {p:.2f})" for w, o, p in pairs if abs(o - p) <= tolerance]
     differ = [f"{w} ({o:.2f} vs {p:.2f}, {o - p:+.2f})" for w, o, p in pairs if abs(o - p) > tolerance]
     text = f"**{label}.** "
     if not pairs:
-        text += "No number of ours has a published counterpart in this profile. "
+        text += "No number of ours has a published counterpart in this profile."
     if agree:
         text += f"Within {tolerance:g} {unit} of the paper: " + "; ".join(agree) + ". "
     if differ:
-        text += "Differs: " + "; ".join(differ) + ". "
-    why = ACCURACY_DIFFERENCES.get(method)
-    return text + (f"Known reasons: {why}" if why else "") + "\n"
+        text += "Differs: " + "; ".join(differ) + "."
+    return text.rstrip() + "\n"
+
+
+def reasons_once(labelled_methods, reasons, what="differ from the paper's"):
+    """'Why our numbers differ', one paragraph per method however many variants (batch sizes) of it
+    the section shows. labelled_methods: [(variant label, method)] in the section's order."""
+    labels = {}
+    for label, method in labelled_methods:
+        labels.setdefault(method, []).append(label)
+    out = []
+    for method, names in labels.items():
+        why = reasons.get(method)
+        if why:
+            out.append(f"**{', '.join(names)}: why our numbers {what}.** {why}\n")
+    return out

@@ -67,6 +67,29 @@ def load_result(root, key):
         return json.load(f)
 
 
+# What adopting a run from another store copies: its record, not its weights (checkpoint.npz) or raw
+# profiler output, which no analysis reads once result.json exists.
+ADOPTED_FILES = ("spec.json", "config.json", "metrics.jsonl", "summary.json", "log.txt", "result.json")
+
+
+def adopt(root, key, sources):
+    """Copy the finished run `key` from the first store in `sources` that holds it into `root`;
+    return that source, or None. A store's own runs are never changed."""
+    import shutil
+    for src in sources:
+        if os.path.abspath(src) == os.path.abspath(root) or load_result(src, key) is None:
+            continue
+        dest = run_folder(root, key)
+        os.makedirs(dest, exist_ok=True)
+        for name in ADOPTED_FILES:               # result.json last: its presence means "finished"
+            path = os.path.join(run_folder(src, key), name)
+            if os.path.exists(path):
+                shutil.copyfile(path, os.path.join(dest, name + ".tmp"))
+                os.replace(os.path.join(dest, name + ".tmp"), os.path.join(dest, name))
+        return src
+    return None
+
+
 def store_result(root, spec, result):
     """Mark a run finished. Skips (environment-dependent, e.g. no valgrind) are not stored."""
     if "skipped" in result:

@@ -11,7 +11,7 @@ import time
 
 from . import report
 from .registry import get_experiment
-from .runstore import write_json
+from .runstore import adopt, dedupe, load_result, write_json
 from .sweep import SweepFailed, run_all
 
 
@@ -22,13 +22,20 @@ def run_experiment(name, ctx, workers=1, scheduler=None, log=print):
         log(f"[{name}] note: {note}")
     failed = None
     t0 = time.perf_counter()
+    keys = [s.key for s in dedupe(plan.runs)]
+    stored = sum(load_result(ctx.runs_root, k) is not None for k in keys)
+    reused = {}
+    for k in keys:
+        if load_result(ctx.runs_root, k) is None:
+            src = adopt(ctx.runs_root, k, ctx.reuse_from)
+            if src is not None:
+                reused[src] = reused.get(src, 0) + 1
     try:
         results = run_all(plan.runs, ctx.runs_root, workers=workers, scheduler=scheduler,
                           progress=ctx.progress)
     except SweepFailed as e:     # analyse what finished; the failures go into the notes
         failed = e
         results = {}
-        from .runstore import load_result
         for s in plan.runs:
             r = load_result(ctx.runs_root, s.key)
             if r is not None:
@@ -48,8 +55,11 @@ def run_experiment(name, ctx, workers=1, scheduler=None, log=print):
     section = report.section(exp, ctx, analysis, body)
     report.write_text(os.path.join(folder, "section.md"), section)
     path = report.write_report(ctx.out)
-    log(f"[{name}] {len(results)} of {len({s.key for s in plan.runs})} runs done in "
-        f"{time.perf_counter() - t0:.1f}s; results in {folder}; report {path}")
+    ran = len(results) - stored - sum(reused.values())
+    where = "".join(f", {n} reused from {src}" for src, n in reused.items())
+    log(f"[{name}] {len(results)} of {len(keys)} runs finished: {ran} ran now, {stored} already in "
+        f"{ctx.runs_root}{where} ({time.perf_counter() - t0:.1f}s); results in {folder}; "
+        f"report {path}")
     if failed is not None:
         raise failed
     return analysis
