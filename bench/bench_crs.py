@@ -39,6 +39,8 @@ from kernels.crs_product import (crs_matmul, crs_workspace, gather_operands,  # 
                                  sampled_matmul_ref)
 from kernels.crs_sampling import CrsSelection, CrsSpec, bernoulli_ref, select  # noqa: E402
 
+from crs_norms_parallel import norm_products_parallel  # noqa: E402  (beside this file)
+
 CASES = {  # name: (m, n, p, A is a transposed view)
     "dX-b20": (20, 1000, 1000, False),
     "dX-b1": (1, 1000, 1000, False),
@@ -121,8 +123,8 @@ def test_crs(benchmark, case, impl, ratio):
         return gather_operands(A, B, sel, a_buf, b_buf) if sel.idx is not None else None
 
     def crs():
-        return crs_matmul(A, B, k, rng, out=out, a_buf=a_buf, b_buf=b_buf, b_norms=known,
-                          parallel=impl == "crs-parallel")
+        c = norm_products_parallel(A, B) if impl == "crs-parallel" else None
+        return crs_matmul(A, B, k, rng, out=out, a_buf=a_buf, b_buf=b_buf, b_norms=known, c=c)
 
     benchmark.group = case
     _info(benchmark, case, ratio, k, CrsSpec())
@@ -156,7 +158,7 @@ def test_norms(benchmark, case, impl):
     m, n, p, _ = CASES[case]
     out = np.empty(n)
     fns = {"kernel": lambda: norm_products(A, B, out),
-           "kernel-parallel": lambda: norm_products(A, B, out, parallel=True),
+           "kernel-parallel": lambda: norm_products_parallel(A, B, out),
            "numpy": lambda: norm_products_ref(A, B),
            "einsum": lambda: np.sqrt(np.einsum("ij,ij->j", A, A) * np.einsum("ij,ij->i", B, B))}
     benchmark.group = f"{case} norms"

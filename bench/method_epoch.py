@@ -21,10 +21,11 @@ import os
 import sys
 import time
 
+import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from _common import (EPOCH_SAMPLES, SampleStream, fmt_range, load_bench_data,  # noqa: E402
+from _common import (EPOCH_SAMPLES, SampleStream, fmt_range, ledger_work, load_bench_data,  # noqa: E402,E501
                      machine_load, med_range, npmlp_window, product_macs)
 
 from npmlp.config import Config, validate  # noqa: E402
@@ -59,6 +60,47 @@ def make_cfg(method, args, extra):
     return validate(base.with_(**typed), tuple(STRATEGIES))
 
 
+def fast_window(ts, runner, X, y, stream, steps):
+    """`steps` batch-1 steps on the fast path, in chunks as engine.fit runs them; same returns as
+    npmlp_window."""
+    from npmlp import fastpath
+    led = ts.ledger
+    order = np.concatenate([stream.next() for _ in range(steps)]).astype(np.int64)
+    ts.perm, ts.pos = order, 0
+    t_before, w_before = dict(led.times), ledger_work(led)
+    t0 = time.perf_counter()
+    while ts.pos < steps:
+        if not runner.run(ts, X, y, min(fastpath.CHUNK, steps - ts.pos), 10 ** 12):
+            reference_step(ts, X, y)          # as engine.fit: a step the chunk cannot take
+    wall = time.perf_counter() - t0
+    times = {k: led.times[k] - t_before[k] for k in led.times}
+    work = {ph: [a - b for a, b in zip(v, w_before[ph])] for ph, v in ledger_work(led).items()}
+    return wall, times, work
+
+
+def reference_step(ts, X, y):
+    """The step at ts.perm[ts.pos] on the reference path (ALSH's recall or pool refill)."""
+    from npmlp.engine import train_step
+    i = ts.perm[ts.pos]
+    train_step(ts, X[i:i + 1], y[i:i + 1])
+    ts.pos += 1
+
+
+def entries(args, extra):
+    """(label, cfg) per timed row: every method on the chosen path, its reference twin with
+    --reference, and exact plain SGD on the fast path (the fastest exact batch-1 step) at batch 1."""
+    out = []
+    for m in args.methods:
+        cfg = make_cfg(m, args, extra).with_(fast_path=args.fast_path)
+        out.append((m, cfg))
+        if args.reference and args.fast_path != "off":
+            out.append((f"{m} (ref)", cfg.with_(fast_path="off")))
+    if args.batch == 1:
+        sgd = argparse.Namespace(**{**vars(args), "optimizer": "sgd", "lr": 1e-2})
+        out.append(("exact-sgd", make_cfg("standard", sgd, extra).with_(fast_path="auto")))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--methods", nargs="+", default=list(STRATEGIES), choices=list(STRATEGIES))
@@ -72,6 +114,10 @@ def main():
                     "batch 1, 275 otherwise)")
     ap.add_argument("--warmup-steps", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--fast-path", default="auto", choices=("auto", "off"),
+                    help="as the training option: fused batch-1 chunks where a method has them")
+    ap.add_argument("--reference", action="store_true",
+                    help="also time every method that has a fast path on the reference path")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="extra Config fields for every method, e.g. alsh_select=topfreq")
     ap.add_argument("--json", help="write the raw windows and the table here")
@@ -80,6 +126,8 @@ def main():
     extra = parse_sets(args.set)
 
     import kernels
+    from _floor import floor_args, floor_window, record
+    from npmlp import fastpath
     from npmlp.runner import build_state
     from npmlp.threads import set_threads
     set_threads(args.threads)
@@ -87,17 +135,36 @@ def main():
     data = load_bench_data(args.data)
     X, y = data.train.X, data.train.y
     runs = {}
-    for m in args.methods:
-        cfg = make_cfg(m, args, extra)
+    for label, cfg in entries(args, extra):
         ts = build_state(cfg, data)
         stream = SampleStream(len(y), args.batch, seed=1)
-        npmlp_window(ts, X, y, stream, args.warmup_steps)
-        runs[m] = {"ts": ts, "stream": stream, "windows": []}
+        runner = fastpath.make_runner(ts, cfg) if cfg.fast_path != "off" else None
+        run = {"ts": ts, "stream": stream, "windows": [], "runner": runner, "floors": []}
+        if runner is not None:
+            fast_window(ts, runner, X, y, stream, args.warmup_steps)
+            order = np.concatenate([stream.next() for _ in range(steps)]).astype(np.int64)
+            sets = record(runner, ts, X, y, order)
+            run["floor"] = dict(method=runner.method, opt=runner.opt,
+                                sparse_state=runner.sparse_state, X=runner._inputs(X),
+                                order=sets[0], idx=sets[1], K=sets[2], xi=sets[3],
+                                **floor_args(ts, runner))
+            floor_window(**run["floor"])                       # compile outside the clock
+        else:
+            npmlp_window(ts, X, y, stream, args.warmup_steps)
+        runs[label] = run
     per_epoch = EPOCH_SAMPLES / (steps * args.batch)
     for r in range(args.rounds):
-        for m, run in runs.items():
-            wall, times, work = npmlp_window(run["ts"], X, y, run["stream"], steps)
-            exact = sum(run["ts"].ledger.exact_macs(ph, samples=steps * args.batch)
+        for label, run in runs.items():
+            ts = run["ts"]
+            if run["runner"] is not None:
+                wall, times, work = fast_window(ts, run["runner"], X, y, run["stream"], steps)
+                t0 = time.perf_counter()
+                floor_window(**run["floor"])
+                recorded = run["floor"]["order"].shape[0]
+                run["floors"].append((time.perf_counter() - t0) * per_epoch * steps / recorded)
+            else:
+                wall, times, work = npmlp_window(ts, X, y, run["stream"], steps)
+            exact = sum(ts.ledger.exact_macs(ph, samples=steps * args.batch)
                         for ph in ("forward", "backward-input", "backward-weight"))
             run["windows"].append({"wall": wall * per_epoch,
                                    "phases": {k: v * per_epoch for k, v in times.items()},
@@ -105,27 +172,36 @@ def main():
         print(f"round {r + 1}/{args.rounds} done (load average {machine_load():.1f})", flush=True)
 
     rows = []
-    std = runs.get("standard")
+    us = 1e6 / EPOCH_SAMPLES * args.batch          # s/epoch -> us/step
     print(f"\nbatch {args.batch}, {args.optimizer}, {args.threads} thread(s), {args.data}, "
-          f"{steps} steps/window x {args.rounds} rounds, extrapolated to {EPOCH_SAMPLES} samples\n")
-    print("| method | s/epoch | forward | backward | update | overhead | compute reduction "
-          "| vs STANDARD | paper total / ff / bp |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          f"{steps} steps/window x {args.rounds} rounds, extrapolated to {EPOCH_SAMPLES} samples, "
+          f"load average {machine_load():.1f}\n")
+    print("| method | s/epoch | us/step | floor us/step | beyond floor us/step | fused | forward | "
+          "backward | update | overhead | compute reduction | vs STANDARD | vs exact SGD (fused) "
+          "| paper total / ff / bp |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     paper = PAPER_TABLE3 if args.batch == 1 else PAPER_TABLE4
-    for m, run in runs.items():
+    for label, run in runs.items():
         w = run["windows"]
-        ph = {k: fmt_range([x["phases"][k] for x in w]) for k in ("forward", "backward", "update",
-                                                                  "overhead")}
-        speed = ""
-        if std is not None and m != "standard":
-            ratios = [s["wall"] / x["wall"] for s, x in zip(std["windows"], w)]
-            speed = fmt_range(ratios, 2) + "x"
+        ph = {k: fmt_range([x["phases"].get(k, 0.0) for x in w])
+              for k in ("fused", "forward", "backward", "update", "overhead")}
+        ratios = {}
+        for base in ("standard", "exact-sgd"):
+            if base in runs and label != base:
+                ratios[base] = fmt_range([s["wall"] / x["wall"]
+                                          for s, x in zip(runs[base]["windows"], w)], 2) + "x"
+        floor = run["floors"] or runs.get(label.replace(" (ref)", ""), {}).get("floors", [])
+        step_us = [x["wall"] * us for x in w]
+        floor_us = [f * us for f in floor]
+        beyond = [a - b for a, b in zip(step_us, floor_us)]
         red = med_range([x["reduction"] for x in w])[0]
-        row = (f"| {m} | {fmt_range([x['wall'] for x in w])} | {ph['forward']} | "
-               f"{ph['backward']} | {ph['update']} | {ph['overhead']} | {100 * red:.1f}% | "
-               f"{speed} | {paper.get(m, '')} |")
+        row = (f"| {label} | {fmt_range([x['wall'] for x in w])} | {fmt_range(step_us)} | "
+               f"{fmt_range(floor_us) if floor_us else ''} | {fmt_range(beyond) if beyond else ''} "
+               f"| {ph['fused']} | {ph['forward']} | {ph['backward']} | {ph['update']} | "
+               f"{ph['overhead']} | {100 * red:.1f}% | {ratios.get('standard', '')} | "
+               f"{ratios.get('exact-sgd', '')} | {paper.get(label, '')} |")
         print(row)
-        rows.append({"method": m, "windows": w})
+        rows.append({"method": label, "windows": w, "floors": floor})
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "rows": rows, "time": time.time()}, f, indent=1)

@@ -1,7 +1,11 @@
 """Numba kernels for npmlp. Each module opens with the plain-NumPy reference of every kernel it holds.
 
     update.py                       fused optimiser updates over rows (SGD, Adam, Adagrad)
+    fused_step.py                   a whole batch-1 step, a chunk of steps per call (npmlp/fastpath.py)
     active_forward/backward/weight_grad.py   products restricted to active units (ALSH, dropout)
+    active_batch.py                 the same at batch N with a ragged set per sample (CSR)
+    active_batch_lsh.py             ALSH-APPROX's batch-N hashing and selection in one call
+    active_batch_adam.py            Adam on the rows a batch-N step touched, gradients formed inside
     crs_norms/sampling/product.py   column-row sampling (MC-APPROX)
     lsh_transforms/hash/dwta/tables/select.py   asymmetric LSH (ALSH-APPROX)
     topk.py, topk_update.py         sparse scoring, exact top-k selection, block products (TOPK)
@@ -17,10 +21,16 @@ import os
 
 from . import _jit
 
-MODULES = ("update", "active_forward", "active_backward", "active_weight_grad",
+MODULES = ("update", "active_forward", "active_backward", "active_weight_grad", "fused_step",
+           "active_batch", "active_batch_lsh", "active_batch_adam",
            "crs_norms", "crs_sampling", "crs_product",
            "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select",
            "topk", "topk_update")
+
+def _batch_n(batch_size):
+    """A batch-N run (batch_size > 1), or one whose batch size is not given."""
+    return batch_size is None or batch_size > 1
+
 
 # Which kernel modules a run needs: (method or "*", module, {setting: condition} that must all hold).
 # Settings are the run's options (npmlp passes every field of its Config: batch_size, optimizer,
@@ -39,9 +49,25 @@ NEEDS = (
     ("alsh-approx", "lsh_tables", {}),
     ("alsh-approx", "lsh_select", {}),
     ("alsh-approx", "lsh_dwta", {"alsh_hash": "dwta"}),
+    # batch N: the ragged per-sample kernels, active_union, ALSH's compiled batch selection
+    # (_batch_n: batch_size > 1, or not given)
+    ("dropout", "active_batch", {"batch_size": _batch_n}),
+    ("dropout", "active_weight_grad", {"batch_size": _batch_n}),
+    ("adaptive-dropout", "active_batch", {"batch_size": _batch_n}),
+    ("adaptive-dropout", "active_weight_grad", {"batch_size": _batch_n}),
+    ("alsh-approx", "active_batch", {"batch_size": _batch_n}),
+    ("alsh-approx", "active_weight_grad", {"batch_size": _batch_n}),
+    ("alsh-approx", "active_batch_lsh", {"batch_size": _batch_n}),
+    ("dropout", "active_batch_adam", {"batch_size": _batch_n, "optimizer": "adam"}),
+    ("adaptive-dropout", "active_batch_adam", {"batch_size": _batch_n, "optimizer": "adam"}),
+    ("alsh-approx", "active_batch_adam", {"batch_size": _batch_n, "optimizer": "adam"}),
     ("mc-approx", "crs_norms", {}),
     ("mc-approx", "crs_sampling", {}),
     ("mc-approx", "crs_product", {}),
+    # the fused batch-1 step (npmlp/fastpath.py); it calls the active-set, update and LSH kernels
+    ("standard", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
+    ("dropout", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
+    ("alsh-approx", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
 )
 
 # Seconds to compile each module from scratch on this project's 2-core machine: `kernels.warmup()` with
@@ -50,7 +76,13 @@ NEEDS = (
 # missing here counts 10 s.
 COLD_SECONDS = {"update": 6, "active_forward": 14, "active_backward": 7, "active_weight_grad": 10,
                 "crs_norms": 5, "crs_sampling": 1, "crs_product": 2, "lsh_transforms": 1,
-                "lsh_hash": 3, "lsh_dwta": 5, "lsh_tables": 1, "lsh_select": 6}
+                "lsh_hash": 3, "lsh_dwta": 5, "lsh_tables": 1, "lsh_select": 6,
+                # measured 74 s at load average 11 (first DROPOUT run after the merge); the other
+                # modules compiled ~2.5x faster on the quiet machine, hence ~30 s
+                "fused_step": 30,
+                # measured 12.6, 6.5 and 2.3 s at load 9-11, where the modules above took 2.6x their
+                # figure here (update 16.2, active_forward 40.7 s), so scaled by 1 / 2.6
+                "active_batch": 5, "active_batch_lsh": 3, "active_batch_adam": 1}
 
 
 def needed(method, **settings):

@@ -5,7 +5,9 @@
   ignores the target options (numba#6845, measured in notes/style-anchors.md E1), so the parallel
   variant would silently load the serial code. Parallel kernels are therefore separate functions.
 - `fastmath` is an explicit set *without* `nnan` and `ninf`: reassociation lets LLVM vectorise the
-  reductions, but NaN/inf must survive so the engine can detect a diverged loss.
+  reductions, but NaN/inf must survive so the engine can detect a diverged loss. `jit(reassoc=False)`
+  drops reassociation for a kernel whose expression order is part of its accuracy (Adam's second
+  moment, kernels/update.py).
 - `error_model="numpy"`: division by zero gives inf/nan like NumPy instead of raising (no hidden
   branch in inner loops).
 - Kernels never take jitted functions as arguments (a cache miss in every process, E2) and never use
@@ -20,10 +22,12 @@ FASTMATH = frozenset({"reassoc", "contract", "nsz", "arcp", "afn"})
 _WARMUPS = []
 
 
-def jit(fn=None, *, parallel=False):
+def jit(fn=None, *, parallel=False, reassoc=True):
     """`numba.njit` with the project's policy. Use `jit(parallel=True)` only on a dedicated function."""
+    fastmath = set(FASTMATH) if reassoc else set(FASTMATH) - {"reassoc"}
+
     def wrap(f):
-        return numba.njit(cache=True, fastmath=set(FASTMATH), error_model="numpy",
+        return numba.njit(cache=True, fastmath=fastmath, error_model="numpy",
                           nogil=True, parallel=parallel)(f)
     return wrap(fn) if fn is not None else wrap
 

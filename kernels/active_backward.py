@@ -82,6 +82,8 @@ def _rows_axpy(dz, W, idx, dx):
         k += 1
 
 
+# Deliberate Numba specialisation of _rows_axpy (same four-row unrolling): only the columns xi of the
+# active inputs are gathered, so only K x J weights are touched.
 @jit
 def _rows_axpy_sparse(dz, W, idx, xi, dxv):
     """dxv (J,) = sum_k dz[k] W[idx[k], xi]: the input gradient at the active inputs only."""
@@ -211,8 +213,7 @@ def sparse_backward_input_1_cost(K, J, itemsize):
 
 
 def sparse_backward_input_cost(N, K, J, itemsize):
-    c = sparse_backward_input_1_cost(K, J, itemsize)
-    return Cost(N * c.macs, N * c.bytes_read, N * c.bytes_written)
+    return sparse_backward_input_1_cost(K, J, itemsize).times(N)
 
 
 

@@ -274,8 +274,7 @@ def sparse_weight_grad_scatter_1_cost(K, J, itemsize):
 
 
 def sparse_weight_grad_scatter_cost(N, K, J, itemsize):
-    c = sparse_weight_grad_scatter_1_cost(K, J, itemsize)
-    return Cost(N * c.macs, N * c.bytes_read, N * c.bytes_written)
+    return sparse_weight_grad_scatter_1_cost(K, J, itemsize).times(N)
 
 
 def active_union_cost(n_ids, D_out):

@@ -17,6 +17,10 @@ class Cost(NamedTuple):
         return Cost(self.macs + other.macs, self.bytes_read + other.bytes_read,
                     self.bytes_written + other.bytes_written)
 
+    def times(self, n):
+        """The cost of doing this n times (e.g. once per sample of a batch)."""
+        return Cost(n * self.macs, n * self.bytes_read, n * self.bytes_written)
+
 
 ZERO = Cost(0, 0, 0)
 

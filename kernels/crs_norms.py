@@ -13,10 +13,10 @@ the n pairs run along its rows (one contiguous sum per pair: W's rows, dY.T's co
 columns (one streaming pass adding each row into an n-vector: dY's columns). A transposed view is
 passed as its C-contiguous transpose with the flag flipped, never copied. Squares are summed in the
 operand's dtype (`reassoc` vectorises the sum); norms and products are float64 so float32 inputs
-cannot overflow c. The parallel variant splits only the along-rows passes across threads.
+cannot overflow c. (A parallel variant lost to this one on the shared 2-core machine, 11,970 us
+against the serial kernel's time in bench/notes_crs.md; it lives in bench/crs_norms_parallel.py.)
 """
 import numpy as np
-from numba import prange
 
 from ._jit import jit, register_warmup
 from .cost import Cost
@@ -37,7 +37,7 @@ def norm_products_ref(A, B):
 # Kernels ("u" = the operand as the kernel sees it, C-contiguous)
 
 @jit
-def _sq_norms(Xu, along_rows, out):
+def sq_norms(Xu, along_rows, out):
     """out[i] = sum of squares of pair i's entries of Xu (a row if along_rows, else a column)."""
     if along_rows:
         for i in range(Xu.shape[0]):
@@ -55,31 +55,8 @@ def _sq_norms(Xu, along_rows, out):
 @jit
 def norm_products_kernel(Au, a_rows, Bu, b_rows, a_sq, out):
     """out = |A pairs| * |B pairs|; a_sq (n,) float64 scratch. One pass over each operand."""
-    _sq_norms(Au, a_rows, a_sq)
-    _sq_norms(Bu, b_rows, out)
-    for i in range(out.shape[0]):
-        out[i] = np.sqrt(a_sq[i]) * np.sqrt(out[i])
-
-
-@jit(parallel=True)
-def norm_products_parallel_kernel(Au, a_rows, Bu, b_rows, a_sq, out):
-    """As `norm_products_kernel`, with the along-rows passes split across threads."""
-    if a_rows:
-        for i in prange(Au.shape[0]):
-            acc = Au.dtype.type(0)
-            for j in range(Au.shape[1]):
-                acc += Au[i, j] * Au[i, j]
-            a_sq[i] = acc
-    else:
-        _sq_norms(Au, False, a_sq)
-    if b_rows:
-        for i in prange(Bu.shape[0]):
-            acc = Bu.dtype.type(0)
-            for j in range(Bu.shape[1]):
-                acc += Bu[i, j] * Bu[i, j]
-            out[i] = acc
-    else:
-        _sq_norms(Bu, False, out)
+    sq_norms(Au, a_rows, a_sq)
+    sq_norms(Bu, b_rows, out)
     for i in range(out.shape[0]):
         out[i] = np.sqrt(a_sq[i]) * np.sqrt(out[i])
 
@@ -93,7 +70,7 @@ def pairs_view(X, pairs_on_axis0):
     return np.ascontiguousarray(X), pairs_on_axis0
 
 
-def norm_products(A, B, out=None, *, a_norms=None, b_norms=None, parallel=False):
+def norm_products(A, B, out=None, *, a_norms=None, b_norms=None):
     """c (n,) float64 = |A[:, i]| |B[i, :]|; a_norms / b_norms (n,): one side's norms if known."""
     n = A.shape[1]
     if B.shape[0] != n:
@@ -102,13 +79,12 @@ def norm_products(A, B, out=None, *, a_norms=None, b_norms=None, parallel=False)
     if a_norms is not None or b_norms is not None:     # read only the side not given
         known = a_norms if a_norms is not None else b_norms
         Xu, rows = pairs_view(B, True) if a_norms is not None else pairs_view(A, False)
-        _sq_norms(Xu, rows, out)
+        sq_norms(Xu, rows, out)
         np.sqrt(out, out=out)
         return np.multiply(out, known, out=out)
     Au, a_rows = pairs_view(A, False)
     Bu, b_rows = pairs_view(B, True)
-    kernel = norm_products_parallel_kernel if parallel else norm_products_kernel
-    kernel(Au, a_rows, Bu, b_rows, np.empty(n, np.float64), out)
+    norm_products_kernel(Au, a_rows, Bu, b_rows, np.empty(n, np.float64), out)
     return out
 
 
@@ -127,6 +103,5 @@ def warmup():
         B = np.ones((3, 4), dt)
         for a, b in ((A, B), (B.T, A.T)):   # C and F layouts reach both `along_rows` branches
             norm_products(a, b)
-            norm_products(a, b, parallel=True)
             norm_products(a, b, b_norms=np.ones(3))
             norm_products(a, b, a_norms=np.ones(3))

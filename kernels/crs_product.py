@@ -17,7 +17,9 @@ contiguous rows, and a transposed view goes to BLAS as a transposed operand at n
 One kept pair (or an inner dimension of 1: batch 1's weight gradient dY^T (D_out, 1) @ X (1, D_in))
 is an outer product, where BLAS's K = 1 matmul is a measured trap; a Numba loop writes it instead.
 
-`crs_matmul` is the one-call form MC-APPROX uses: select (or replay `sel=`), gather, multiply.
+`crs_matmul` is the one-call form: select (or replay `sel=`), gather, multiply; the CRS error curves
+(npmlp/experiments/crs_curves.py) use it. MC-APPROX calls `crs_sampling.select` and `sampled_matmul`
+separately, so the selection is timed and counted as overhead apart from the product.
 """
 import numpy as np
 
@@ -169,10 +171,10 @@ def crs_workspace(m, p, s_max, dtype):
 
 
 def crs_matmul(A, B, k, rng, spec=CrsSpec(), *, sel=None, out=None, a_buf=None, b_buf=None,
-               c=None, a_norms=None, b_norms=None, parallel=False):
+               c=None, a_norms=None, b_norms=None):
     """(out, sel): the CRS estimate of A (m, n) @ B (n, p) from k pairs; `sel` replays a choice."""
     if sel is None:
-        sel = select(A, B, k, rng, spec, c=c, a_norms=a_norms, b_norms=b_norms, parallel=parallel)
+        sel = select(A, B, k, rng, spec, c=c, a_norms=a_norms, b_norms=b_norms)
     elif sel.n != A.shape[1]:
         raise ValueError(f"selection is over {sel.n} pairs but A has inner dimension {A.shape[1]}")
     return sampled_matmul(A, B, sel, out, a_buf, b_buf), sel

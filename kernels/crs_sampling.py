@@ -202,11 +202,11 @@ def _topk(c, k):
     return np.sort(np.argpartition(c, n - k)[n - k:])
 
 
-def select(A, B, k, rng, spec=CrsSpec(), *, c=None, a_norms=None, b_norms=None, parallel=False):
+def select(A, B, k, rng, spec=CrsSpec(), *, c=None, a_norms=None, b_norms=None):
     """Choose the pairs of A (m, n) @ B (n, p) to keep. Returns a `CrsSelection`.
 
     c: precomputed norm products (n,); a_norms/b_norms: precomputed norms of one side (e.g. W's rows
-    kept by the caller); parallel: split the norm pass over Numba threads.
+    kept by the caller).
     Given norms may be stale (say, W's from a few steps ago): the scaled estimators stay unbiased
     for any probabilities they are drawn with; only the variance moves. They must be zero only where
     the row or column really is zero, since a zero c_i is taken to mean a zero term.
@@ -222,7 +222,7 @@ def select(A, B, k, rng, spec=CrsSpec(), *, c=None, a_norms=None, b_norms=None, 
     uniform = spec.dist == "uniform"
     if not uniform:
         if c is None:
-            c = norm_products(A, B, a_norms=a_norms, b_norms=b_norms, parallel=parallel)
+            c = norm_products(A, B, a_norms=a_norms, b_norms=b_norms)
         total, nnz = total_and_nnz(c)
         if nnz <= k:  # incl. all-zero c: the non-zero pairs give the exact product
             return CrsSelection(np.flatnonzero(c), None, n)

@@ -23,8 +23,6 @@ the other policies an empty set.
 """
 import numpy as np
 
-from npmlp.errors import UserError
-
 from .lsh_dwta import (DWTAProjection, draw_dwta, dwta_hash_query, dwta_hash_query_cost,
                        dwta_hash_rows, dwta_hash_rows_cost, dwta_hash_sparse_query, redraw_dwta)
 from .lsh_hash import (SRP_FAMILIES, SRPProjection, draw_srp, redraw_srp, srp_hash_query,
@@ -52,7 +50,7 @@ def draw_projection(rng, family, dim, K, L, dtype=np.float32, ratio=3, bin_bits=
         return draw_dwta(rng, dim, K, L, bin_bits)
     if family in SRP_FAMILIES:
         return draw_srp(rng, family, dim, K, L, dtype, ratio)
-    raise UserError(f"unknown LSH hash family {family!r}; choose one of {', '.join(FAMILIES)}")
+    raise ValueError(f"unknown LSH hash family {family!r}; choose one of {', '.join(FAMILIES)}")
 
 
 def redraw_projection(rng, proj):
@@ -94,7 +92,7 @@ def select(policy, tables, qcodes, valid, param, pool, out, scratch):
         return select_union(tables, qcodes, valid, out, scratch)
     if policy == "threshold":
         return select_threshold(tables, qcodes, valid, param, out, scratch)
-    raise UserError(f"unknown LSH selection policy {policy!r}; choose one of {', '.join(POLICIES)}")
+    raise ValueError(f"unknown LSH selection policy {policy!r}; choose one of {', '.join(POLICIES)}")
 
 
 def hash_rows_cost(proj, n, d, n_extra, itemsize):

@@ -25,12 +25,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from npmlp.errors import UserError
-
 from ._jit import jit, register_warmup
 from .cost import Cost
-from .lsh_transforms import (make_transform, query_constant, rows_extension, rows_extension_cost,
-                             transform_query_reference, transform_rows_reference)
+from .lsh_transforms import (dense_query_reference, make_transform, query_constant, rows_extension,
+                             rows_extension_cost, transform_query_reference,
+                             transform_rows_reference)
 
 _PRIME = 2147483647
 _ATTEMPTS = 100
@@ -60,8 +59,8 @@ def _fill(rng, proj):
 def draw_dwta(rng, dim, K, L, bin_bits=3):
     """Draw the permutations and the densification hash for K*L WTA hashes over dim coordinates."""
     if not (K >= 1 and L >= 1 and 1 <= bin_bits <= 4 and K * bin_bits <= 30):
-        raise UserError(f"DWTA needs K >= 1, L >= 1, 1 <= bin_bits <= 4 and K*bin_bits <= 30; "
-                        f"got K={K}, L={L}, bin_bits={bin_bits}")
+        raise ValueError(f"DWTA needs K >= 1, L >= 1, 1 <= bin_bits <= 4 and K*bin_bits <= 30; "
+                         f"got K={K}, L={L}, bin_bits={bin_bits}")
     n_perm = -(-(K * L << bin_bits) // dim)
     proj = DWTAProjection(int(K), int(L), int(bin_bits), np.empty((K * L, 1 << bin_bits), np.int32),
                           np.empty((n_perm, dim), np.int32), np.empty(3, np.int64))
@@ -119,8 +118,7 @@ def dwta_hash_query_reference(q, t, proj, out):
 
 
 def dwta_hash_sparse_query_reference(vals, idx, t, proj, out):
-    q = np.zeros(proj.slots.shape[1] - t.m, dtype=vals.dtype)
-    q[idx] = vals
+    q = dense_query_reference(vals, idx, proj.slots.shape[1] - t.m)
     return dwta_hash_query_reference(q, t, proj, out)
 
 

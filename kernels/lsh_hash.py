@@ -24,12 +24,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from npmlp.errors import UserError
-
 from ._jit import jit, register_warmup
 from .cost import Cost
-from .lsh_transforms import (make_transform, query_constant, rows_extension, rows_extension_cost,
-                             transform_query_reference, transform_rows_reference)
+from .lsh_transforms import (dense_query_reference, make_transform, query_constant, rows_extension,
+                             rows_extension_cost, transform_query_reference,
+                             transform_rows_reference)
 
 SRP_FAMILIES = ("srp_gaussian", "srp_rademacher", "srp_sparse")
 
@@ -61,10 +60,10 @@ def _fill_planes(rng, proj):
 def draw_srp(rng, family, dim, K, L, dtype=np.float32, ratio=3):
     """Draw the K*L hyperplanes of `family` over vectors of length dim (= d + transform extras)."""
     if family not in SRP_FAMILIES:
-        raise UserError(f"unknown signed-projection family {family!r}; choose one of {SRP_FAMILIES}")
+        raise ValueError(f"unknown signed-projection family {family!r}; choose one of {SRP_FAMILIES}")
     if not (1 <= K <= 30 and L >= 1 and ratio >= 1):
-        raise UserError(f"LSH needs 1 <= K <= 30 bits, L >= 1 tables, ratio >= 1; got K={K}, L={L}, "
-                        f"ratio={ratio}")
+        raise ValueError(f"LSH needs 1 <= K <= 30 bits, L >= 1 tables, ratio >= 1; got K={K}, L={L}, "
+                         f"ratio={ratio}")
     proj = SRPProjection(family, int(K), int(L), int(ratio), np.empty((K * L, dim), dtype=dtype),
                          np.empty((dim, K * L), dtype=dtype))
     _fill_planes(rng, proj)
@@ -102,8 +101,7 @@ def srp_hash_query_reference(q, t, proj, out):
 
 def srp_hash_sparse_query_reference(vals, idx, t, proj, out):
     """Same as the dense query on q with q[idx] = vals, d = dim - t.m."""
-    q = np.zeros(proj.planes.shape[1] - t.m, dtype=vals.dtype)
-    q[idx] = vals
+    q = dense_query_reference(vals, idx, proj.planes.shape[1] - t.m)
     return srp_hash_query_reference(q, t, proj, out)
 
 
@@ -131,6 +129,19 @@ def _srp_pack_rows(Z, scale, ext, planes_by_coord, K, L, out):
 
 
 @jit
+def _pack_query(acc, extra, inv_norm, c, K, L, out):
+    """out[t] = table t's K sign bits: bit k is set when acc[b] / |q| + c * extra[b] >= 0, b = tK + k
+    (acc[b] = r_b[:d] . q; extra[b] = the sum of r_b over Q's appended coordinates, each equal to c)."""
+    for t in range(L):
+        code = 0
+        for k in range(K):
+            b = t * K + k
+            if acc[b] * inv_norm + c * extra[b] >= 0:
+                code |= 1 << k
+        out[t] = code
+
+
+@jit
 def _srp_query_dense(q, c, planes, K, L, out):
     d = q.shape[0]
     dim = planes.shape[1]
@@ -140,20 +151,16 @@ def _srp_query_dense(q, c, planes, K, L, out):
     if nrm2 == 0:
         out[:] = 0
         return False
-    inv_norm = 1.0 / np.sqrt(nrm2)
-    for t in range(L):
-        code = 0
-        for k in range(K):
-            b = t * K + k
-            s = q.dtype.type(0)
-            for i in range(d):                       # r_b[:d] . q, a contiguous row of planes
-                s += q[i] * planes[b, i]
-            extra = 0.0
-            for i in range(d, dim):                  # Q's appended coordinates are all c
-                extra += planes[b, i]
-            if s * inv_norm + c * extra >= 0:
-                code |= 1 << k
-        out[t] = code
+    acc = np.empty(K * L, dtype=q.dtype)
+    extra = np.zeros(K * L)
+    for b in range(K * L):
+        s = q.dtype.type(0)
+        for i in range(d):                           # r_b[:d] . q, a contiguous row of planes
+            s += q[i] * planes[b, i]
+        acc[b] = s
+        for i in range(d, dim):                      # Q's appended coordinates are all c
+            extra[b] += planes[b, i]
+    _pack_query(acc, extra, 1.0 / np.sqrt(nrm2), c, K, L, out)
     return True
 
 
@@ -171,17 +178,11 @@ def _srp_query_sparse(vals, idx, c, n_extra, planes_by_coord, K, L, out):
     if nrm2 == 0:
         out[:] = 0
         return False
-    inv_norm = 1.0 / np.sqrt(nrm2)
-    for t in range(L):
-        code = 0
-        for k in range(K):
-            b = t * K + k
-            extra = 0.0
-            for i in range(dim - n_extra, dim):
-                extra += planes_by_coord[i, b]
-            if acc[b] * inv_norm + c * extra >= 0:
-                code |= 1 << k
-        out[t] = code
+    extra = np.zeros(KL)
+    for i in range(dim - n_extra, dim):              # Q's appended coordinates are all c
+        for b in range(KL):
+            extra[b] += planes_by_coord[i, b]
+    _pack_query(acc, extra, 1.0 / np.sqrt(nrm2), c, K, L, out)
     return True
 
 

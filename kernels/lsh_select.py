@@ -25,8 +25,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from npmlp.errors import UserError
-
 from ._jit import jit, register_warmup
 from .cost import Cost
 from .lsh_tables import bucket, build_tables, make_tables
@@ -279,7 +277,7 @@ def select_edbt(tables, qcodes, valid, tau, pool, out, scratch):
     """EDBT union with early stop, per-bucket cap tau and random fill; tau <= size <= 2 tau - 1."""
     n = tables.ids.shape[1]
     if not 0 <= tau <= n:
-        raise UserError(f"the active-set size tau must be in 0..{n} units, got {tau}")
+        raise ValueError(f"the active-set size tau must be in 0..{n} units, got {tau}")
     _check(out, min(n, max(2 * tau - 1, tau)))
     size = _select_edbt(tables.offsets, tables.ids, qcodes, valid, tau, pool.u, pool.cursor, out,
                         scratch.mark, scratch.buf)

@@ -14,8 +14,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from npmlp.errors import UserError
-
 from ._jit import jit, register_warmup
 from .cost import Cost
 
@@ -34,8 +32,8 @@ class Tables(NamedTuple):
 def make_tables(L, n_bits, n):
     """Preallocate L empty tables of 2^n_bits buckets for n units."""
     if not 1 <= n_bits <= MAX_BITS:
-        raise UserError(f"hash codes of {n_bits} bits need 2^{n_bits} buckets per table; "
-                        f"use 1..{MAX_BITS} bits (fewer bits per table, or more tables)")
+        raise ValueError(f"hash codes of {n_bits} bits need 2^{n_bits} buckets per table; "
+                         f"use 1..{MAX_BITS} bits (fewer bits per table, or more tables)")
     return Tables(np.zeros((L, (1 << n_bits) + 1), np.int32), np.zeros((L, n), np.int32))
 
 

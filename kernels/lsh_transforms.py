@@ -33,8 +33,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from npmlp.errors import UserError
-
 from ._jit import jit, register_warmup
 from .cost import Cost
 
@@ -53,15 +51,15 @@ class Transform(NamedTuple):
 def make_transform(name, m=None, U=None, shrink_only=False):
     """Transform by name with the papers' defaults (l2_alsh m=3 U=0.83; sign_alsh m=2 U=0.75)."""
     if name not in TRANSFORMS:
-        raise UserError(f"unknown LSH transform {name!r}; choose one of {', '.join(TRANSFORMS)}")
+        raise ValueError(f"unknown LSH transform {name!r}; choose one of {', '.join(TRANSFORMS)}")
     kind = TRANSFORMS[name]
     m_default, U_default = _DEFAULTS[kind]
     m = m_default if m is None or kind in (NONE, SIMPLE_LSH) else int(m)
     U = U_default if U is None else float(U)
     if kind in (L2_ALSH, SIGN_ALSH) and not 1 <= m <= 8:
-        raise UserError(f"LSH transform m must be in 1..8, got {m}")
+        raise ValueError(f"LSH transform m must be in 1..8, got {m}")
     if not 0.0 < U <= 1.0:
-        raise UserError(f"LSH transform U (largest row norm after rescaling) must be in (0, 1], got {U}")
+        raise ValueError(f"LSH transform U (largest row norm after rescaling) must be in (0, 1], got {U}")
     return Transform(kind, m, U, bool(shrink_only))
 
 
@@ -103,6 +101,13 @@ def transform_rows_reference(W, t):
     ext = np.zeros((W.shape[0], t.m), dtype=W.dtype)
     scale = rows_extension_reference(W, t, ext)
     return np.hstack([W * W.dtype.type(scale), ext]), scale
+
+
+def dense_query_reference(vals, idx, d):
+    """The dense query q (d,) of a sparse one: q[idx] = vals, zeros elsewhere."""
+    q = np.zeros(d, dtype=vals.dtype)
+    q[idx] = vals
+    return q
 
 
 def transform_query_reference(q, t):

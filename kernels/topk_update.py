@@ -109,9 +109,8 @@ def adam_block(W, m, v, b, m_b, v_b, A, G, rows, cols, t_units, lr, b1, b2, eps)
     """Increments the kept units' step counts, then updates the bias entries and the block.
     lr, b1, b2, eps are float64 (the bias corrections are computed in float64, as optim.Adam does)."""
     dt = W.dtype.type
-    one = dt(1)
     b1w, b2w, epsw = dt(b1), dt(b2), dt(eps)
-    c1, c2 = one - b1w, one - b2w
+    c1, c2 = dt(1.0 - b1), dt(1.0 - b2)   # 1 - beta in float64, then rounded (as optim.Adam)
     C = cols.shape[0]
     step = np.empty(C, W.dtype)
     corr = np.empty(C, W.dtype)

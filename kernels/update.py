@@ -7,6 +7,8 @@ Shape legend
     visit (V,)     rows to update, unique
     pos (D_out,)   pos[r] = index of row r in G's columns / g's rows, or -1 for "no gradient"
     step, corr (D_out,)  per-row Adam step size lr / (1 - b1^t) and 1 / sqrt(1 - b2^t)
+    c1, c2         Adam's 1 - b1 and 1 - b2, computed in float64 by the caller and rounded once to
+                   W's dtype (in float32, 1 - float32(0.999) is off by 1.3e-5 relative)
 
 Why: a batch-1 step must not form the (D_out, D_in) outer product (performance-facts.md §5.2: as a
 matmul it runs at 1.4 GFLOP/s), and NumPy's Adam takes ~10 passes over W, m, v with temporaries while
@@ -34,11 +36,11 @@ def _row_grad_ref(G, A, g, pos, r):
     return G[:, p] @ A if p >= 0 else np.zeros(A.shape[1], A.dtype)
 
 
-def adam_ref(W, m, v, G, A, g, visit, pos, step, corr, b1, b2, eps):
+def adam_ref(W, m, v, G, A, g, visit, pos, step, corr, b1, b2, c1, c2, eps):
     for r in visit:
         gr = _row_grad_ref(G, A, g, pos, r)
-        m[r] = b1 * m[r] + (1 - b1) * gr
-        v[r] = b2 * v[r] + (1 - b2) * gr * gr
+        m[r] = b1 * m[r] + c1 * gr            # c1 = 1 - b1
+        v[r] = b2 * v[r] + c2 * gr * gr       # c2 = 1 - b2
         W[r] -= step[r] * m[r] / (np.sqrt(v[r]) * corr[r] + eps)
 
 
@@ -81,7 +83,7 @@ def _row_grad(G, A, p, out):
 
 
 @jit
-def adam_factored(W, m, v, G, A, visit, pos, step, corr, b1, b2, eps, scratch):
+def adam_factored(W, m, v, G, A, visit, pos, step, corr, b1, b2, c1, c2, eps, scratch):
     for i in range(visit.shape[0]):
         r = visit[i]
         p = pos[r]
@@ -89,28 +91,28 @@ def adam_factored(W, m, v, G, A, visit, pos, step, corr, b1, b2, eps, scratch):
             _row_grad(G, A, p, scratch)
         else:
             scratch[:] = 0
-        _adam_row(W, m, v, r, scratch, step[r], corr[r], b1, b2, eps)
+        _adam_row(W, m, v, r, scratch, step[r], corr[r], b1, b2, c1, c2, eps)
 
 
 @jit
-def adam_materialized(W, m, v, g, visit, pos, step, corr, b1, b2, eps, scratch):
+def adam_materialized(W, m, v, g, visit, pos, step, corr, b1, b2, c1, c2, eps, scratch):
     for i in range(visit.shape[0]):
         r = visit[i]
         p = pos[r]
         if p >= 0:
-            _adam_row(W, m, v, r, g[p], step[r], corr[r], b1, b2, eps)
+            _adam_row(W, m, v, r, g[p], step[r], corr[r], b1, b2, c1, c2, eps)
         else:
             scratch[:] = 0
-            _adam_row(W, m, v, r, scratch, step[r], corr[r], b1, b2, eps)
+            _adam_row(W, m, v, r, scratch, step[r], corr[r], b1, b2, c1, c2, eps)
 
 
-@jit
-def _adam_row(W, m, v, r, g, step, corr, b1, b2, eps):
-    # (1 - b1) with an integer literal would promote float32 to float64 and run 3x slower
-    # (measured); the constants are computed once in the array's own type.
+@jit(reassoc=False)
+def _adam_row(W, m, v, r, g, step, corr, b1, b2, c1, c2, eps):
+    # c1 = 1 - b1 and c2 = 1 - b2 arrive precomputed (float64, then rounded once): computing them
+    # here from float32 betas loses digits, and with reassociation allowed LLVM may rewrite
+    # b2 v + (1 - b2) g g into a form that cancels. So this function is compiled without `reassoc`
+    # and evaluates the moments as written (PyTorch's order); an FMA contraction only adds accuracy.
     # Rows are indexed in 2-D (W[r, j]) rather than through a row view: measured faster in Numba.
-    one = W.dtype.type(1)
-    c1, c2 = one - b1, one - b2
     for j in range(W.shape[1]):
         gj = g[j]
         mj = b1 * m[r, j] + c1 * gj
@@ -236,8 +238,8 @@ def warmup():
         step, corr = np.ones(3, dt), np.ones(3, dt)
         scratch = np.zeros(4, dt)
         one = dt(1)
-        adam_factored(W, s1, s2, G, A, visit, pos, step, corr, one, one, one, scratch)
-        adam_materialized(W, s1, s2, g, visit, pos, step, corr, one, one, one, scratch)
+        adam_factored(W, s1, s2, G, A, visit, pos, step, corr, one, one, one, one, one, scratch)
+        adam_materialized(W, s1, s2, g, visit, pos, step, corr, one, one, one, one, one, scratch)
         sgd_factored(W, s1, G, A, visit, pos, one, one, scratch)
         sgd_materialized(W, s1, g, visit, pos, one, one, scratch)
         adagrad_factored(W, s1, G, A, visit, pos, one, one, scratch)

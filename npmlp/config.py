@@ -69,6 +69,11 @@ class Config:
                                 "updates only their rows (lazy state; the paper's sparse updates), "
                                 "'dense' updates every row every step (the EDBT code's Adam)",
                                 choices=("sparse", "dense"))
+    active_batch: str = _opt("auto", "at batch > 1, how DROPOUT, ADAPTIVE-DROPOUT and ALSH-APPROX "
+                             "compute each sample's kept units: 'sparse' per sample, 'dense' as "
+                             "masked dense products, 'auto' by the kept fraction (the crossover "
+                             "measured in bench/bench_active_batch.py)",
+                             choices=("auto", "sparse", "dense"))
     # --- DROPOUT (Srivastava et al. 2014; EDBT §5.1) ---
     dropout_keep: float = _opt(0.05, "DROPOUT keep probability p of each hidden unit (EDBT §8.4: 0.05)")
     dropout_scaling: str = _opt("inverted", "'inverted': train r*a/p, evaluate a; 'classic': train "
@@ -144,6 +149,10 @@ class Config:
     seed: int = _opt(0, "seed of the one random generator behind every random choice")
     threads: int = _opt(1, "BLAS and Numba threads (results are bit-identical per seed and thread count)")
     eval_batch_size: int = _opt(1000, "batch size for exact evaluation (no effect on results)")
+    fast_path: str = _opt("auto", "'auto': run batch-1 steps as fused compiled chunks where the "
+                          "method has them (STANDARD, DROPOUT, ALSH-APPROX; npmlp/fastpath.py), "
+                          "tested equal to the readable reference; 'off': always the reference "
+                          "path", choices=("auto", "off"))
 
     def to_json(self):
         d = asdict(self)

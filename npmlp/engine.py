@@ -19,6 +19,7 @@ from typing import Any, List, Optional
 import numpy as np
 from tqdm import tqdm
 
+from . import fastpath
 from .errors import TrainingDiverged, UserError
 from .losses import log_softmax, log_softmax_nll
 from .optim import lr_factor
@@ -170,6 +171,9 @@ def fit(ts, cfg, data, on_epoch_end, on_interrupt, progress=True):
         raise UserError(f"--batch-size {cfg.batch_size} is larger than the training set ({n} "
                         f"samples); choose at most {n}.")
     total_steps = cfg.epochs * -(-n // cfg.batch_size)   # the schedule's horizon: every step of the run
+    # The one place the fast path is chosen: chunks of fused compiled steps where this configuration
+    # has them (npmlp/fastpath.py), else (or with --fast-path off) the readable step below.
+    runner = fastpath.make_runner(ts, cfg) if cfg.fast_path != "off" else None
     with _StopFlag() as stop:
         while ts.epoch < cfg.epochs:
             if ts.perm is None:
@@ -184,6 +188,14 @@ def fit(ts, cfg, data, on_epoch_end, on_interrupt, progress=True):
                     bar.close()
                     on_interrupt(ts)
                     raise Interrupted
+                if runner is not None:
+                    done = runner.run(ts, X, y, min(n - ts.pos, fastpath.CHUNK), total_steps)
+                    bar.update(done)
+                    bar.set_postfix(loss=f"{ts.epoch_loss_sum / max(ts.epoch_batches, 1):.4f}",
+                                    refresh=False)
+                    if done:
+                        continue    # else a step the chunk cannot take (a non-finite loss to
+                                    # report, ALSH's recall or pool refill): the reference step
                 idx = ts.perm[ts.pos:ts.pos + cfg.batch_size]
                 lr = cfg.lr * lr_factor(cfg.lr_schedule, ts.step / total_steps)
                 loss = train_step(ts, X[idx], y[idx], lr)

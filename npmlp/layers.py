@@ -19,7 +19,7 @@ Materialising it is the optimiser's job, so a batch-1 step can fuse the outer pr
 (performance-facts.md §5.2: the batch-1 outer product as a matmul runs at 1.4 GFLOP/s) and a sampling
 method that touches few rows never forms a dense (D_out, D_in) gradient.
 """
-from typing import NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 
@@ -36,6 +36,9 @@ class WeightGrad(NamedTuple):
     rows: Optional[np.ndarray] = None
     db: Optional[np.ndarray] = None  # (R,) bias gradient; computed from G when None
     applied: bool = False            # the weights were already updated by a fused kernel
+    pairs: Any = None                # batch-N active sets: G's non-zeros as (sample, unit) pairs
+                                     # (strategies/active_batch.py:RowPairs), which the optimiser
+                                     # forms the rows from; the strategy recorded their cost
 
     def bias(self):
         return self.G.sum(axis=0) if self.db is None else self.db

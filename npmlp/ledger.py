@@ -17,7 +17,8 @@ Wall time is charged by a phase clock. `with ledger.phase(name):` charges the ti
 block to `name` and, on leaving, resumes the phase that was running (blocks nest: a strategy's
 `with ledger.phase("overhead"):` inside the engine's forward phase). `phase(None)` pauses the clock
 (a diagnostic that must not be timed). Phase times are "forward", "backward", "update", "overhead",
-"eval".
+"eval", and "fused": a compiled batch-1 step (npmlp/fastpath.py) has no phase boundary a clock can
+see, so its time is its own phase.
 """
 import time
 from collections import defaultdict
@@ -26,7 +27,7 @@ import numpy as np
 
 PRODUCT_PHASES = ("forward", "backward-input", "backward-weight")
 WORK_PHASES = PRODUCT_PHASES + ("update", "overhead")
-TIME_PHASES = ("forward", "backward", "update", "overhead", "eval")
+TIME_PHASES = ("forward", "backward", "update", "overhead", "eval", "fused")
 
 
 class Ledger:

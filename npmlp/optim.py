@@ -23,7 +23,8 @@ from .ledger import Ledger
 from .optim_block import update_block
 
 # Largest batch whose weight gradient is formed inside the fused update (N MACs per weight, in Numba)
-# rather than by BLAS (measured in bench/bench_update.py: BLAS wins from about this size on).
+# rather than by BLAS. `python bench/bench_update.py` (Adam, 1000x1000 float32, 1 thread, load ~12):
+# BLAS + update / factored = 5.65 at N = 1, 1.62 at N = 2, 0.87 at N = 3, 0.69 at N = 4.
 FACTORED_MAX_BATCH = 2
 
 
@@ -136,8 +137,14 @@ class Optimizer:
         if grad.applied or self._update_weights_in_one_pass(l, p, grad, lr):
             self._apply(p.b[:, None], st, "b", visit, pos_map, lr, g=db, l=l, bias=True)
             return
-        factored = n <= FACTORED_MAX_BATCH
-        if factored:   # the gradient rows G^T A are formed inside the update, row by row
+        factored = n <= FACTORED_MAX_BATCH and grad.pairs is None
+        if grad.pairs is not None:   # batch-N active sets: the rows from the kept pairs, by a
+            g = self._gbuf[l][:n_rows]   # sparse kernel (the strategy recorded its cost)
+            with self.ledger.phase("backward"):
+                grad.pairs.fill(g)
+            self._apply(p.W, st, "W", visit, pos_map, lr, g=g, l=l)
+            weight_grad = Cost(0, 0, 0)
+        elif factored:   # the gradient rows G^T A are formed inside the update, row by row
             self._apply(p.W, st, "W", visit, pos_map, lr, factored=(grad.G, grad.A), l=l)
             weight_grad = Cost(n_rows * d_in * n, 0, 0)
         else:
@@ -245,12 +252,29 @@ class Adam(Optimizer):
             st["_corr"].fill(1 / np.sqrt(1 - cfg.beta2 ** self.t))
         super()._update_layer(l, p, grad, lr)
 
+    def _update_weights_in_one_pass(self, l, p, grad, lr):
+        """A batch-N active-set gradient (grad.pairs): each visited row's gradient is formed inside
+        the Adam pass (kernels/active_batch_adam.py), never written out as a (U, D_in) array."""
+        if not (self.fused and grad.pairs is not None):
+            return False
+        st, dt, d_in = self.state[l], p.W.dtype.type, p.W.shape[1]
+        visit = grad.rows if self.sparse_state else self._all_rows[l]
+        b1, b2 = self.cfg.beta1, self.cfg.beta2   # 1 - beta in float64, rounded once (as _apply)
+        grad.pairs.adam(p.W, st["m_W"], st["v_W"], visit, self._pos[l], st["_step"], st["_corr"],
+                        dt(b1), dt(b2), dt(1 - b1), dt(1 - b2), dt(self.cfg.eps), self._scratch[l])
+        c = K.update_cost(visit.shape[0], grad.rows.shape[0], d_in, grad.G.shape[0],
+                          p.W.itemsize, self.n_state, True)
+        self.ledger.add_cost(l, "update", Cost(visit.shape[0] * d_in, c.bytes_read, c.bytes_written))
+        return True
+
     def _apply(self, W, st, which, visit, pos, lr, factored=None, g=None, l=0, bias=False):
         dt = W.dtype.type
         m, v = st[f"m_{which}"], st[f"v_{which}"]
         if bias:
             m, v = m[:, None], v[:, None]
-        args = (visit, pos, st["_step"], st["_corr"], dt(self.cfg.beta1), dt(self.cfg.beta2),
+        b1, b2 = self.cfg.beta1, self.cfg.beta2
+        # 1 - beta in float64, rounded once (not 1 - float32(beta): off by 1.3e-5 for 0.999)
+        args = (visit, pos, st["_step"], st["_corr"], dt(b1), dt(b2), dt(1 - b1), dt(1 - b2),
                 dt(self.cfg.eps), self._bscratch if bias else self._scratch[l])
         if factored is not None:
             K.adam_factored(W, m, v, factored[0], factored[1], *args)

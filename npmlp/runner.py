@@ -15,15 +15,16 @@ from .runs import RunDir, default_run_dir
 
 
 def build_state(cfg, data):
-    """A fresh TrainState for `cfg` on `data`; every random choice flows from one Generator."""
+    """A fresh TrainState for `cfg` on `data`; every random stream derives from cfg.seed (seeds.py)."""
     import numpy as np
 
     from . import engine
     from .ledger import Ledger
     from .optim import make_optimizer
     from .params import init_params, layer_sizes
+    from .seeds import main_generator
     from .strategies import get_strategy
-    rng = np.random.default_rng(cfg.seed)
+    rng = main_generator(cfg.seed)
     sizes = layer_sizes(data.train.X.shape[1], cfg.hidden, data.num_classes)
     params = init_params(sizes, rng, cfg.init, cfg.init_std, np.dtype(cfg.dtype))
     ledger = Ledger(sizes)
@@ -52,6 +53,7 @@ def format_epoch_line(m, epochs):
             f"val {100 * m['val_accuracy']:.2f}%  "
             f"time fwd {s['forward']:.1f}s bwd {s['backward']:.1f}s upd {s['update']:.1f}s "
             f"ovh {s['overhead']:.1f}s eval {s['eval']:.1f}s  "
+            + (f"fused {s['fused']:.1f}s  " if s.get("fused") else "") +
             f"compute reduction {100 * m['compute_reduction']:.1f}%{extra}")
 
 

@@ -104,3 +104,17 @@ def test_bench_active_help_and_a_missing_file_are_one_message():
     proc = run_script("bench_active.py", "nofile.json")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "--benchmark-json=nofile.json" in proc.stderr
+
+
+def test_bench_active_batch_prints_both_tables():
+    """bench/bench_active_batch.py on tiny layers: one row per case, with the union rows counted."""
+    common = ["--layers", "784x40", "60x40", "--batch", "6", "--fractions", "0.1", "0.5",
+              "--rounds", "1", "--reps", "1"]
+    proc = run_script("bench_active_batch.py", *common)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = [r for r in proc.stdout.splitlines() if r.startswith("| 784x40") or r.startswith("| 60x40")]
+    assert len(rows) == 4 and all(r.endswith("x |") for r in rows)
+    proc = run_script("bench_active_batch.py", *common, "--update")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = [r.split("|") for r in proc.stdout.splitlines() if r.startswith("| 60x40")]
+    assert len(rows) == 2 and all(0 < int(r[4]) <= 40 for r in rows)   # union rows of 40 units

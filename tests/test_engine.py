@@ -103,7 +103,10 @@ def _fit(ts, cfg, data, interrupt_at_step=None, saved=None):
 
 @pytest.mark.parametrize("batch_size,optimizer", [(20, "adam"), (1, "sgd")])
 def test_resume_after_ctrl_c_is_bit_identical(blobs, tmp_path, batch_size, optimizer):
-    cfg = Config(batch_size=batch_size, optimizer=optimizer, lr=1e-2, **{**SMALL, "epochs": 2})
+    # the reference path throughout (a per-step hook keeps the interrupted run on it); the fast
+    # path's resume is tested in test_fastpath.py
+    cfg = Config(batch_size=batch_size, optimizer=optimizer, lr=1e-2, fast_path="off",
+                 **{**SMALL, "epochs": 2})
     full = _fit(build_state(cfg, blobs), cfg, blobs)
     path = str(tmp_path / "checkpoint.npz")
     with pytest.raises(engine.Interrupted):
@@ -134,7 +137,8 @@ def test_nan_loss_names_the_layer_for_every_method_at_batch_1(blobs, method, ext
     (it once raised AttributeError from the error path instead of the message)."""
     cfg = Config(method=method, batch_size=1, **SMALL, **extra)
     ts = build_state(cfg, blobs)
-    ts.params[1].W[...] = np.inf  # every unit of layer 2 of 3 produces inf or nan
+    ts.params[1].W[...] = np.inf  # every unit of layer 2 of 3 produces inf or nan, even when
+    ts.params[1].b[...] = np.inf  # the sampled layer 1 passes no non-zero input to it
     with pytest.raises(TrainingDiverged, match=r"step 1 .*layer 2 of 3"):
         engine.train_step(ts, blobs.train.X[:1], blobs.train.y[:1])
 

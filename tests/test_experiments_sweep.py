@@ -11,9 +11,9 @@ from npmlp.experiments import sweep
 from npmlp.experiments.runstore import RunSpec, load_result, run_folder
 
 
-def spec(method="standard", batch=20, seed=0, epochs=2, **kw):
+def spec(method="standard", batch=20, seed=0, epochs=2, fast_path="auto", **kw):
     cfg = Config(dataset="synthetic", method=method, batch_size=batch, hidden=(16,), epochs=epochs,
-                 limit=120, seed=seed)
+                 limit=120, seed=seed, fast_path=fast_path)
     kw.setdefault("label", f"{method} b{batch}")
     return RunSpec("train", cfg.to_json(), **kw)
 
@@ -47,7 +47,8 @@ def test_finished_runs_are_read_not_run(tmp_path, monkeypatch):
 
 def test_an_interrupted_sweep_resumes_where_it_stopped(tmp_path, monkeypatch):
     root = str(tmp_path / "runs")
-    a, b = spec(epochs=3), spec(method="dropout", batch=1, epochs=3)
+    # b on the reference path: its Ctrl-C comes from a patched engine.train_step
+    a, b = spec(epochs=3), spec(method="dropout", batch=1, epochs=3, fast_path="off")
     real_step, steps = engine.train_step, []
 
     def ctrl_c_in_run_b(ts, x, y, lr=None):   # Ctrl-C in the middle of run b's second epoch

@@ -4,6 +4,9 @@ Kernels are checked against the plain-NumPy references that open their modules; 
 against exact products and closed-form error formulas. Statistical checks are seeded (they cannot
 flake) and their tolerances are stated in standard errors estimated from the draws themselves.
 """
+import os
+import sys
+
 import numpy as np
 import pytest
 
@@ -14,6 +17,9 @@ from kernels.crs_product import (crs_matmul, crs_workspace, gather_cols, gather_
 from kernels.crs_norms import norm_products, norm_products_cost, norm_products_ref
 from kernels.crs_sampling import (CrsSelection, CrsSpec, bernoulli_kernel, bernoulli_ref,
                                   crs_probabilities, sampling_cost, select)
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+from crs_norms_parallel import norm_products_parallel  # noqa: E402  (measured only, bench/)
 
 DTYPES = (np.float32, np.float64)
 RTOL = {np.float32: 2e-5, np.float64: 1e-12}
@@ -67,7 +73,7 @@ def test_norm_products_match_reference_in_every_layout(dtype, parallel, shapes):
     expect = norm_products_ref(A, B)
     for a in (A, np.asfortranarray(A), wide[:, ::2]):
         for b in (B, np.asfortranarray(B)):
-            got = norm_products(a, b, parallel=parallel)
+            got = (norm_products_parallel if parallel else norm_products)(a, b)
             assert got.dtype == np.float64
             np.testing.assert_allclose(got, expect, rtol=RTOL[dtype], atol=0)
 

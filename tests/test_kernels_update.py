@@ -39,14 +39,15 @@ def test_adam_kernels_match_reference(rng, dtype, tol, case, sparse, dense, mate
     step = rng.random(W.shape[0]).astype(dtype)
     corr = (1 + rng.random(W.shape[0])).astype(dtype)
     b1, b2, eps = dtype(0.9), dtype(0.999), dtype(1e-4)
+    c1, c2 = dtype(1 - 0.9), dtype(1 - 0.999)
     g = (G.T @ A) if materialized else None
     ref = [W.copy(), m.copy(), v.copy()]
-    K.adam_ref(*ref, G, A, g, visit, pos, step, corr, b1, b2, eps)
+    K.adam_ref(*ref, G, A, g, visit, pos, step, corr, b1, b2, c1, c2, eps)
     scratch = np.empty(W.shape[1], dtype)
     if materialized:
-        K.adam_materialized(W, m, v, g, visit, pos, step, corr, b1, b2, eps, scratch)
+        K.adam_materialized(W, m, v, g, visit, pos, step, corr, b1, b2, c1, c2, eps, scratch)
     else:
-        K.adam_factored(W, m, v, G, A, visit, pos, step, corr, b1, b2, eps, scratch)
+        K.adam_factored(W, m, v, G, A, visit, pos, step, corr, b1, b2, c1, c2, eps, scratch)
     for got, want in zip((W, m, v), ref):
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 
@@ -100,7 +101,7 @@ def test_adam_reference_is_the_textbook_update(rng):
     for t, g in enumerate(grads, start=1):
         step = np.full(2, lr / (1 - b1 ** t))
         corr = np.full(2, 1 / np.sqrt(1 - b2 ** t))
-        K.adam_ref(W, m, v, None, None, g, visit, pos, step, corr, b1, b2, eps)
+        K.adam_ref(W, m, v, None, None, g, visit, pos, step, corr, b1, b2, 1 - b1, 1 - b2, eps)
     Wt, mt, vt = W0.copy(), 0.0, 0.0
     for t, g in enumerate(grads, start=1):
         mt = b1 * mt + (1 - b1) * g

@@ -1,9 +1,11 @@
 """Training on real MNIST, when fetched: every method learns a 5,000-image subset in seconds.
 
 Measured here on the first 5,000 test images (2 epochs, 256-256, seed 0): standard 0.913,
-mc-approx 0.896, dropout 0.890, adaptive-dropout 0.900, alsh-approx 0.793, topk at batch 1 0.842 (k = 12
-of 256 units; 0.750 at batch 20); the floors leave room for
-seeds and BLAS differences. CI fetches MNIST first (`python -m npmlp.data fetch mnist` in .ci/run), so these run there; without
+mc-approx 0.896, dropout 0.890, adaptive-dropout 0.900, alsh-approx 0.834, topk at batch 1 0.842 (k = 12 of
+256 units; 0.750 at batch 20); the floors leave room for
+seeds and BLAS differences. ALSH-APPROX runs at the paper's lr 1e-3: at 1e-4 its accuracy depends on
+the hash draw more than any floor allows (0.62, 0.65, 0.70, 0.72 for four hash streams, against
+0.83-0.86 at 1e-3). CI fetches MNIST first (`python -m npmlp.data fetch mnist` in .ci/run), so these run there; without
 the data they skip with the fetch command.
 """
 import pytest
@@ -21,7 +23,7 @@ CASES = [
     ("mc-approx", {}, 0.86),
     ("dropout", {"dropout_keep": 0.5}, 0.85),
     ("adaptive-dropout", {"standout_target_keep": 0.5}, 0.85),
-    ("alsh-approx", {"alsh_active": 0.25, "batch_size": 1, "lr": 1e-4}, 0.70),
+    ("alsh-approx", {"alsh_active": 0.25, "batch_size": 1, "lr": 1e-3}, 0.70),
     ("topk", {"batch_size": 1}, 0.78),
 ]
 

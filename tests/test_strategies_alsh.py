@@ -127,3 +127,11 @@ def test_trains_blobs():
     acc, _, _ = engine.evaluate(ts.strategy, ts.params, blobs.test.X, blobs.test.y, 100)
     assert acc > 0.85
     assert ts.ledger.compute_reduction() > 0.5
+
+
+def test_settings_the_hash_kernels_reject_are_a_user_error(blobs):
+    """kernels/ raises ValueError (it knows nothing of npmlp); the strategy names the flags."""
+    from npmlp.errors import UserError
+    cfg = Config(**{**BASE, "alsh_hash": "dwta", "alsh_bits": 30})
+    with pytest.raises(UserError, match="--alsh-hash dwta --alsh-bits 30.*K\\*bin_bits <= 30"):
+        build_state(cfg, blobs)

@@ -24,6 +24,7 @@ from npmlp.data import sources
 from npmlp.data.catalog import SPECS
 from npmlp.data.synthetic import DEFAULT_SIZES, NUM_CLASSES, NUM_FEATURES, make_synthetic
 from npmlp.errors import UserError
+from npmlp.seeds import child_generator
 
 DATASET_NAMES = ("mnist", "fashion-mnist", "kmnist", "emnist-letters", "cifar10", "smallnorb", "synthetic")
 VALIDATION_MODES = ("first", "random")
@@ -65,7 +66,7 @@ def split_indices(n: int, n_val: int, validation: str, seed: int):
     """(train indices, validation indices) into a training file of n samples, each in file order."""
     if validation == "first":
         return np.arange(n_val, n), np.arange(n_val)
-    order = np.random.default_rng(seed).permutation(n)
+    order = child_generator(seed, "split").permutation(n)   # npmlp/seeds.py
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 

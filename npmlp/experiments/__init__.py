@@ -1,6 +1,8 @@
 """The experiment suite: the EDBT paper's evaluation as commands (`python -m npmlp.experiments`).
 
-    registry.py     the experiments by name; Context (profile, datasets, folders) and Plan
+    types.py        Context (profile, datasets, folders), Plan, Experiment: a leaf module
+    registry.py     the experiments by name (imports every experiment module below)
+    plans.py        the run grids several experiments share (depth grid, timing runs)
     profiles.py     --profile paper | quick | test: how big each grid is
     variants.py     the paper's method settings (STANDARD_S, MC-APPROX_M, ...) -> training configs
     runstore.py     runs keyed by a hash of their full config; one folder per run; result.json = done

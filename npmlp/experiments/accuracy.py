@@ -8,19 +8,10 @@ are then run once.
 """
 from . import figures, paper
 from . import report as R
-from .registry import Experiment, Plan
-from .variants import DEPTH_GRID, VARIANTS, available, train_run
+from .plans import depth_grid_plan
+from .types import Experiment, Plan
+from .variants import VARIANTS, train_run, variants
 from .variants import TABLE2 as TABLE2_VARIANTS
-
-
-def depth_grid_plan(ctx):
-    """Runs of the depth sweep: DEPTH_GRID variants x profile depths x datasets."""
-    p = ctx.profile
-    datasets, notes = ctx.usable_datasets(p.datasets)
-    variants, vnotes = available(DEPTH_GRID)
-    runs = [train_run(v, d, depth, p) for d in datasets for v in variants for depth in p.depths]
-    return Plan(runs, notes + vnotes, {"datasets": datasets, "variants": [v.key for v in variants],
-                                       "depths": list(p.depths)})
 
 
 # ---------------------------------------------------------------- accuracy-vs-depth
@@ -118,11 +109,11 @@ ACCURACY_VS_DEPTH = Experiment(
 def _plan_table2(ctx):
     p = ctx.profile
     datasets, notes = ctx.usable_datasets(p.table_datasets)
-    variants, vnotes = available(TABLE2_VARIANTS)
-    runs = [train_run(v, d, 3, p) for d in datasets for v in variants]
+    table2 = variants(TABLE2_VARIANTS)
+    runs = [train_run(v, d, 3, p) for d in datasets for v in table2]
     wanted = ctx.datasets or p.table_datasets
-    return Plan(runs, notes + vnotes, {"datasets": datasets, "wanted": list(wanted),
-                                       "variants": [v.key for v in variants]})
+    return Plan(runs, notes, {"datasets": datasets, "wanted": list(wanted),
+                              "variants": [v.key for v in table2]})
 
 
 def _analyse_table2(ctx, plan, results):

@@ -1,42 +1,27 @@
 """The column-row sampling error curves of Adelman et al. 2019, Figure 1 (a, b), in the same report.
 
-The curves are computed by the kernels issue's script, bench/crs_error.py (`run(draws, seed)` and
-`plot(data, path)`), loaded from this source checkout, so there is one implementation of them; here
-they become a keyed run (idempotent like every other) and a section that checks the paper's three
-findings against our numbers. Without bench/ (an installed package, not a checkout) the experiment
-says so and runs nothing.
+The curves are computed by crs_curves.py (`run(draws, seed)` and `plot(data, path)`; the script
+bench/crs_error.py calls the same functions); here they become a keyed run (idempotent like every
+other) and a section that checks the paper's three findings against our numbers.
 """
-import importlib.util
 import os
 
 import numpy as np
 
-from . import paper
+from . import crs_curves, paper
 from . import report as R
-from .registry import Experiment, Plan
 from .runstore import RunSpec
+from .types import Experiment, Plan
 
-BENCH_SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "bench", "crs_error.py")
 SEED = 0
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("npmlp_bench_crs_error", BENCH_SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def crs_run(spec, folder, progress=False, log=print):
-    """kind "crs-error": the script's JSON for `draws` random products."""
-    return {"data": _bench().run(spec["params"]["draws"], spec["params"]["seed"])}
+    """kind "crs-error": the curves' JSON for `draws` random products."""
+    return {"data": crs_curves.run(spec["params"]["draws"], spec["params"]["seed"], progress)}
 
 
 def _plan(ctx):
-    if not os.path.exists(BENCH_SCRIPT):
-        return Plan([], ["bench/crs_error.py is not here (run the suite from a source checkout of "
-                         "npmlp to include Adelman 2019 Fig. 1)"], {})
     run = RunSpec("crs-error", {}, {"draws": ctx.profile.crs_draws, "seed": SEED},
                   label=f"CRS error curves, {ctx.profile.crs_draws} draws")
     return Plan([run], [], {"draws": ctx.profile.crs_draws})
@@ -77,7 +62,7 @@ def _analyse(ctx, plan, results):
 def _write(ctx, a, folder):
     if a["data"] is None:
         return "Not run.\n"
-    _bench().plot(a["data"], os.path.join(folder, "crs_error.png"))
+    crs_curves.plot(a["data"], os.path.join(folder, "crs_error.png"))
     rows = [[f["claim"], f["measure"], None if f["value"] is None else f"{f['value']:.2f}"]
             for f in a["findings"]]
     return ("Error ||AB - est||_F / (||A||_F ||B||_F) of each CRS variant on random 100 x 100 "

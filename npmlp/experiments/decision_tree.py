@@ -16,9 +16,9 @@ import numpy as np
 
 from . import figures, paper
 from . import report as R
-from .accuracy import depth_grid_plan
-from .registry import Experiment, Plan
-from .timing import _plan_time, epoch_times, per_55k
+from .plans import depth_grid_plan, time_plan
+from .timing import epoch_times, per_55k
+from .types import Experiment, Plan
 from .variants import VARIANTS
 
 TOLERANCE = 1.0   # accuracy points a method may lose against STANDARD and still count as "nearly"
@@ -30,7 +30,7 @@ SETTINGS = (("mini-batch (20)", "standard_M", ("mc-approx_M",), lambda k: True),
 
 
 def _plan(ctx):
-    acc, timing = depth_grid_plan(ctx), _plan_time(ctx)
+    acc, timing = depth_grid_plan(ctx), time_plan(ctx)
     notes = list(dict.fromkeys(acc.notes + timing.notes))
     return Plan(acc.runs + timing.runs, notes, {"datasets": acc.info["datasets"],
                                                 "depths": acc.info["depths"]})

@@ -21,12 +21,13 @@ import os
 import numpy as np
 
 from ..layers import dense_forward
+from ..seeds import child_generator
 from ..strategies.base import StepContext
 from . import figures, paper
 from . import report as R
-from .registry import Experiment, Plan
+from .types import Experiment, Plan
 from .runstore import RunSpec, load_result, run_folder
-from .variants import VARIANTS, available, train_run
+from .variants import VARIANTS, train_run, variants
 
 MEASURED = ("alsh-approx_S", "dropout_S", "adaptive-dropout_S", "mc-approx_M")
 
@@ -65,7 +66,7 @@ def _measure(cfg, data, checkpoint_path, n):
     if checkpoint_path is not None:
         checkpoint.load_into(checkpoint_path, ts)
     X = data.test.X[:n]
-    rng = np.random.default_rng([cfg.seed, 7])   # its own stream: the measurement's random choices
+    rng = child_generator(cfg.seed, "probe")   # its own stream: the measurement's random choices
     act_forward, _ = activation_pair(cfg.activation, cfg.leaky_slope)
     ratios, kept = layer_ratios(ts.strategy, ts.params, X, rng, act_forward)
     return {"ratios": ratios, "kept": kept}
@@ -98,16 +99,16 @@ def measure_run(spec, folder, progress=False, log=print):
 def _plan(ctx):
     p = ctx.profile
     datasets, notes = ctx.usable_datasets(p.datasets)
-    variants, vnotes = available(MEASURED)
+    measured = variants(MEASURED)
     runs = []
     for d in datasets:
-        for v in variants:
+        for v in measured:
             for depth in p.depths:
                 t = train_run(v, d, depth, p)
                 runs.append(RunSpec("error-propagation", t.config, {"samples": p.error_samples},
                                     label=t.label + " error", tags=t.tags))
-    return Plan(runs, notes + vnotes, {"datasets": datasets, "variants": [v.key for v in variants],
-                                       "depths": list(p.depths)})
+    return Plan(runs, notes, {"datasets": datasets, "variants": [v.key for v in measured],
+                              "depths": list(p.depths)})
 
 
 def _analyse(ctx, plan, results):

@@ -15,22 +15,23 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from . import accuracy, timing  # noqa: E402
+from .plans import depth_grid_plan, time_plan  # noqa: E402
 from . import report as R  # noqa: E402
-from .registry import Experiment, Plan  # noqa: E402
+from .types import Experiment, Plan  # noqa: E402
 from .variants import VARIANTS  # noqa: E402
 
 REFERENCES = ("standard_S", "standard_M")
 
 
 def _plan(ctx):
-    acc, tim = accuracy.depth_grid_plan(ctx), timing._plan_time(ctx)
+    acc, tim = depth_grid_plan(ctx), time_plan(ctx)
     return Plan(acc.runs + tim.runs, sorted(set(acc.notes + tim.notes)),
                 {"datasets": acc.info["datasets"], "depths": acc.info["depths"]})
 
 
 def _analyse(ctx, plan, results):
-    acc = accuracy._analyse_depth(ctx, accuracy.depth_grid_plan(ctx), results)["test_accuracy"]
-    tim = timing._analyse_time(ctx, timing._plan_time(ctx), results)
+    acc = accuracy._analyse_depth(ctx, depth_grid_plan(ctx), results)["test_accuracy"]
+    tim = timing._analyse_time(ctx, time_plan(ctx), results)
     points = {}
     for d, by_variant in acc.items():
         for v, by_depth in by_variant.items():

@@ -14,9 +14,9 @@ import os
 
 from . import cache_tools, figures, paper
 from . import report as R
-from .registry import Experiment, Plan
+from .types import Experiment, Plan
 from .runstore import RunSpec
-from .variants import VARIANTS, available, make_config
+from .variants import VARIANTS, make_config, variants
 
 MB = 1024 * 1024
 
@@ -69,13 +69,13 @@ def cache_run(spec, folder, progress=False, log=print):
 def _plan(ctx):
     p = ctx.profile
     datasets, notes = ctx.usable_datasets(p.datasets)
-    variants, vnotes = available(p.memory_variants)
+    profiled = variants(p.memory_variants)
     tool, why = (cache_tools.choose_tool() if p.cache_enabled else
                  (None, f"the {p.name} profile skips the cache profile (valgrind's start-up alone "
                         f"takes minutes); use --profile quick"))
     runs = []
     for d in datasets[:1]:      # one dataset: memory and cache depend on the network, not the data
-        for v in variants:
+        for v in profiled:
             cfg = make_config(v, d, 3, p.width, p.memory_epochs, p.memory_limit)
             runs.append(RunSpec("memory", cfg.to_json(), {}, label=f"{v.label} memory",
                                 tags={"variant": v.key, "dataset": d}))
@@ -89,8 +89,8 @@ def _plan(ctx):
         notes.append(f"cache profile skipped: {why}")
     elif why:
         notes.append(f"cache profile by cachegrind simulation: {why}")
-    return Plan(runs, notes + vnotes, {"datasets": datasets[:1], "variants": [v.key for v in variants],
-                                       "tool": tool, "cache_steps": list(p.cache_steps)})
+    return Plan(runs, notes, {"datasets": datasets[:1], "variants": [v.key for v in profiled],
+                              "tool": tool, "cache_steps": list(p.cache_steps)})
 
 
 def _analyse(ctx, plan, results):

@@ -9,9 +9,9 @@ import numpy as np
 from ..plots import class_names
 from . import figures, paper
 from . import report as R
-from .accuracy import depth_grid_plan
-from .registry import Experiment, Plan
-from .variants import VARIANTS, available
+from .plans import depth_grid_plan
+from .types import Experiment, Plan
+from .variants import VARIANTS
 
 CONFUSION_ROWS = ("standard_S", "dropout_S", "adaptive-dropout_S", "alsh-approx_S", "mc-approx_M")
 COLLAPSE_ROWS = ("alsh-approx_S", "dropout_S")
@@ -21,8 +21,7 @@ def _subset_plan(ctx, keep):
     plan = depth_grid_plan(ctx)
     runs = [s for s in plan.runs if s.tags["variant"] in keep]
     info = dict(plan.info, variants=[v for v in plan.info["variants"] if v in keep])
-    _, variant_notes = available(keep)
-    return Plan(runs, [n for n in plan.notes if n.startswith("dataset ")] + variant_notes, info)
+    return Plan(runs, [n for n in plan.notes if n.startswith("dataset ")], info)
 
 
 def _summaries(plan, results):

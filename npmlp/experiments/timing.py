@@ -17,10 +17,12 @@ import numpy as np
 
 from . import figures, paper
 from . import report as R
-from .registry import Experiment, Plan
-from .variants import DEPTH_GRID, TABLE3, TABLE4, VARIANTS, available, train_run
+from .plans import time_plan
+from .types import Experiment, Plan
+from .variants import VARIANTS, train_run, variants
 
-PHASES = ("forward", "backward", "update", "overhead")
+# "fused": the batch-1 fast path's compiled chunks (npmlp/fastpath.py), which have no split
+PHASES = ("forward", "backward", "update", "overhead", "fused")
 FIG8 = ("mc-approx_M", "alsh-approx_S", "standard_S", "standard_M")
 
 
@@ -30,7 +32,7 @@ def epoch_times(result):
     samples = s["ledger"]["samples"] / max(s["epochs"], 1)
     out = []
     for m in result["history"]:
-        e = {ph: m["seconds"][ph] for ph in PHASES}
+        e = {ph: m["seconds"].get(ph, 0.0) for ph in PHASES}
         e["total"] = sum(e.values())
         e["samples"] = samples
         out.append(e)
@@ -42,22 +44,6 @@ def per_55k(e, key):
 
 
 # ---------------------------------------------------------------- time-per-epoch
-
-def _plan_time(ctx):
-    p = ctx.profile
-    datasets, notes = ctx.usable_datasets(p.datasets)
-    t3, n3 = available(TABLE3)
-    t4, n4 = available(TABLE4)
-    dg, nd = available(DEPTH_GRID)
-    runs = []
-    for d in datasets:
-        runs += [train_run(v, d, 3, p, timing=True, repeat=r)
-                 for v in t3 + t4 for r in range(p.repeats)]
-        runs += [train_run(v, d, k, p, timing=True) for v in dg for k in p.depths]
-    return Plan(runs, notes + sorted(set(n3 + n4 + nd)),
-                {"datasets": datasets, "table3": [v.key for v in t3], "table4": [v.key for v in t4],
-                 "depth_variants": [v.key for v in dg], "depths": list(p.depths)})
-
 
 def _analyse_time(ctx, plan, results):
     tables, by_depth, cumulative, shared, loads = {}, {}, {}, [], []
@@ -182,7 +168,7 @@ def _method_times(v, eps, dataset):
 
 TIME_PER_EPOCH = Experiment(
     "time-per-epoch", "Training time per epoch", "EDBT Tables 3-4 (TR Tables 4-5), Fig. 8 (TR Fig. "
-    "10), TR Figs. 11-12", _plan_time, _analyse_time, _write_time)
+    "10), TR Figs. 11-12", time_plan, _analyse_time, _write_time)
 
 
 # ---------------------------------------------------------------- batch-size
@@ -190,7 +176,7 @@ TIME_PER_EPOCH = Experiment(
 def _plan_batch(ctx):
     p = ctx.profile
     datasets, notes = ctx.usable_datasets(p.datasets)
-    mc, vnotes = available(("mc-approx_M",))
+    mc = variants(("mc-approx_M",))
     runs = []
     for d in datasets:
         for v in mc:
@@ -198,7 +184,7 @@ def _plan_batch(ctx):
                 spec = train_run(v, d, 3, p, batch_size=b)
                 spec.exclusive = True     # its time per epoch is a result
                 runs.append(spec)
-    return Plan(runs, notes + vnotes, {"datasets": datasets, "batch_sizes": list(p.batch_sizes)})
+    return Plan(runs, notes, {"datasets": datasets, "batch_sizes": list(p.batch_sizes)})
 
 
 def _analyse_batch(ctx, plan, results):

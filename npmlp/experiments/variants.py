@@ -5,8 +5,7 @@ the default is MGD for MC-APPROX and SGD for all other methods" (so ALSH-APPROX 
 Adam, ReLU, learning rate 1e-3, except MC-APPROX_S at 1e-4. Everything else is `Config`'s default, which
 follows the paper's stated setup (DROPOUT keep 0.05, ALSH K=6 L=5 m=3, MC k=10 at batch 20).
 
-An experiment asks for variants by key; a variant whose method is not in the strategy registry (yet)
-is left out of the grid with a note that says so, and joins the grid unchanged once it is registered.
+An experiment asks for variants by key (`variants(keys)`).
 """
 from typing import NamedTuple
 
@@ -44,24 +43,9 @@ DEPTH_GRID = ("standard_S", "dropout_S", "adaptive-dropout_S", "alsh-approx_S", 
               "mc-approx_M")
 
 
-def registered_methods():
-    from ..strategies import STRATEGIES
-    return tuple(STRATEGIES)
-
-
-def available(keys, methods=None):
-    """(variants whose method is registered, notes naming the ones that are not)."""
-    methods = registered_methods() if methods is None else methods
-    ok, notes = [], []
-    for key in keys:
-        v = VARIANTS[key]
-        if v.method in methods:
-            ok.append(v)
-        else:
-            notes.append(f"{v.label}: method {v.method!r} is not registered in "
-                         f"npmlp.strategies.STRATEGIES (registered: {', '.join(methods)}); its runs "
-                         f"are left out until it is")
-    return ok, notes
+def variants(keys):
+    """The variants of `keys`, in order (every variant's method is registered: a test checks it)."""
+    return [VARIANTS[key] for key in keys]
 
 
 def make_config(variant, dataset, depth, width, epochs, limit, **changes):

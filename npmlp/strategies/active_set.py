@@ -12,12 +12,15 @@ input has J non-zero entries (the previous layer's kept units; every input pixel
     backward-weight  dW[S] = dz_S^T x   (formed inside the fused row update, rows S only)
     update           rows S only with --optimizer-state sparse (lazy state, the paper's "sparse
                      updates"); every row with --optimizer-state dense (the EDBT code's Adam)
-batch N > 1: the dense product is computed and masked per sample (N different subsets leave little
-to skip at the paper's batch 20); the ledger records the dense work, so no saving is claimed.
+batch N > 1: each sample keeps its own units (a mask (N, D_out)); they are computed per sample with
+the ragged kernels (sparse path) or as dense products masked afterwards (dense path), whichever the
+measured crossover in strategies/active_batch.py:use_sparse picks for the kept fraction
+(`--active-batch auto|sparse|dense`). Either way only the rows some sample kept get a gradient.
 
 Subclasses implement `choose(l, x, xi, layer, rng) -> Selection` (batch 1) and
-`choose_mask(l, z, layer, rng) -> mask (N, D_out)` (batch N; the mask holds the scale of kept units and
-0 for dropped ones). The choice is kept in the cache and can be passed back with `sel=` to freeze it.
+`choose_mask(l, a, z, layer, rng) -> mask (N, D_out)` (batch N; the mask holds the scale of kept units
+and 0 for dropped ones; z is None unless the class sets `needs_dense_z`). The choice is kept in the
+cache and can be passed back with `sel=` to freeze it.
 
 Shape legend: x (D_in,) one sample's input; xi (J,) its non-zero positions; S = idx (K,) sorted unit
 ids; W (D_out, D_in) (the paper's W^k transposed: its column j is our row j).
@@ -31,6 +34,7 @@ from kernels import active_forward as KF
 from kernels.cost import matmul_cost
 
 from ..layers import WeightGrad, dense_forward
+from . import active_batch as AB
 from .base import Cache, Standard
 
 
@@ -55,6 +59,7 @@ class SparseCache(NamedTuple):
 
 class ActiveSetStrategy(Standard):
     sparse_optimizer_state = True
+    needs_dense_z = False   # choose_mask reads every unit's pre-activation (ADAPTIVE-DROPOUT)
 
     def __init__(self, cfg, params, ledger):
         super().__init__(cfg, params, ledger)
@@ -69,14 +74,14 @@ class ActiveSetStrategy(Standard):
         raise NotImplementedError
 
     def choose_mask(self, l, a, z, layer, rng):
-        """a (N, D_in) input, z (N, D_out) pre-activations (both read only) -> mask (N, D_out):
-        the scale of a kept unit, 0 for a dropped one."""
+        """a (N, D_in) input, z (N, D_out) pre-activations or None (both read only) -> mask
+        (N, D_out): the scale of a kept unit, 0 for a dropped one."""
         raise NotImplementedError
 
     # --- forward ----------------------------------------------------------------------------------
     def forward(self, l, a, layer, ctx, sel=None):
         if ctx.batch_size != 1:
-            return self._forward_masked(l, a, layer, ctx.rng, sel)
+            return self._forward_batch(l, a, layer, ctx.rng, sel)
         x = a[0]
         # Layer 1's input (pixels) is treated as dense, like STANDARD does; deeper inputs are the
         # previous layer's kept units, the only non-zeros there.
@@ -114,30 +119,48 @@ class ActiveSetStrategy(Standard):
             cost = KF.sparse_forward_1_cost(K, xi.shape[0], itemsize)
         self.ledger.add_cost(l, "forward", cost)
 
-    def _forward_masked(self, l, a, layer, rng, sel):
-        z, dcache = dense_forward(a, layer.W, layer.b)
-        self.ledger.add_cost(l, "forward", matmul_cost(a.shape[0], a.shape[1], layer.W.shape[0],
-                                                       a.itemsize))
+    def _forward_batch(self, l, a, layer, rng, sel):
+        """Batch N: choose a mask, then compute the kept units per sample (sparse path) or the
+        dense product masked (dense path), as strategies/active_batch.py:use_sparse decides."""
+        z = dcache = None
+        if self.is_output(l) or self.needs_dense_z:
+            z, dcache = self._dense_z(l, a, layer)
         if self.is_output(l):
             return z, Cache(dcache, None, layer.W)
         if sel is None:
             with self.ledger.phase("overhead"):
                 sel = self.choose_mask(l, a, z, layer, rng)
+        kept = np.count_nonzero(sel)
+        self.kept[l] += kept
+        self.seen += a.shape[0] if l == 0 else 0
+        if AB.use_sparse(self.cfg.active_batch, kept / sel.size, dense_input=l == 0):
+            return AB.forward(l, a, layer, sel, z, self.act_forward, self.ledger)
+        if z is None:
+            z, dcache = self._dense_z(l, a, layer)
         out, act = self.act_forward(z)
         out = out * sel  # not in place: the activation cache may be `out` itself
-        self.kept[l] += np.count_nonzero(sel)
-        self.seen += a.shape[0] if l == 0 else 0
         return out, Cache(dcache, act, layer.W, sel)
 
+    def _dense_z(self, l, a, layer):
+        z, dcache = dense_forward(a, layer.W, layer.b)           # EDBT §4, every unit
+        self.ledger.add_cost(l, "forward", matmul_cost(a.shape[0], a.shape[1], layer.W.shape[0],
+                                                       a.itemsize))
+        return z, dcache
+
     # --- backward ---------------------------------------------------------------------------------
-    # A batch-1 step takes the sparse path below, a batch-N step masks: never the fused dense step.
+    # A batch-1 step takes the sparse path below, a batch-N step the ragged kernels or masked
+    # dense products: never the engine's fused dense step.
     exact_dense_backward = False
 
     def backward(self, l, dout, cache, ctx, need_dx=True):
+        if isinstance(cache, AB.BatchCache):
+            return AB.backward(l, dout, cache, self.act_backward, need_dx, self.ledger)
         if not isinstance(cache, SparseCache):
-            if cache.sel is not None:
-                dout = dout * cache.sel   # the mask (and its scale) is part of the forward map
-            return super().backward(l, dout, cache, ctx, need_dx)
+            if cache.sel is None:
+                return super().backward(l, dout, cache, ctx, need_dx)
+            dout = dout * cache.sel   # the mask (and its scale) is part of the forward map
+            dx, grad = super().backward(l, dout, cache, ctx, need_dx)
+            return dx, AB.masked_weight_grad(grad.G, grad.A, cache.sel)   # rows some sample kept
         itemsize = cache.x.itemsize
         idx, scale = cache.sel.idx, cache.sel.scale
         if self.is_output(l):

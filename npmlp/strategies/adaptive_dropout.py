@@ -46,6 +46,7 @@ def calibrate_beta(u, c, target, beta0, iters=8, tol=1e-3):
 
 class AdaptiveDropout(ActiveSetStrategy):
     name = "adaptive-dropout"
+    needs_dense_z = True   # keep_j needs every z_j: the batch-N forward stays dense
 
     def __init__(self, cfg, params, ledger):
         super().__init__(cfg, params, ledger)

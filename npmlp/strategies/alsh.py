@@ -28,9 +28,14 @@ import json
 
 import numpy as np
 
-from kernels import lsh
+from kernels import active_batch_lsh as KL
+from kernels import lsh, lsh_select
+from kernels.cost import Cost
 
+from ..errors import UserError
 from ..layers import dense_forward
+from ..seeds import child_generator
+from .active_batch import ragged
 from .active_set import ActiveSetStrategy, Selection
 from .alsh_schedule import RebuildSchedule
 
@@ -62,11 +67,16 @@ class AlshApprox(ActiveSetStrategy):
 
     def __init__(self, cfg, params, ledger):
         super().__init__(cfg, params, ledger)
-        # The hash functions draw from their own stream, derived from --seed, so that adding ALSH
-        # options never shifts the main generator's sequence of masks and sample orders.
-        self.hash_rng = np.random.default_rng([cfg.seed, 0xA15])
+        # The hash functions draw from their own child stream of --seed (npmlp/seeds.py), so that
+        # adding ALSH options never shifts the main generator's sequence of masks and sample orders.
+        self.hash_rng = child_generator(cfg.seed, "alsh")
         self.pool = lsh.make_uniform_pool(self.hash_rng)
-        self.index = [_LayerIndex(cfg, p.W, self.hash_rng) for p in params[:-1]]
+        try:
+            self.index = [_LayerIndex(cfg, p.W, self.hash_rng) for p in params[:-1]]
+        except ValueError as e:   # settings the hash kernels cannot serve (e.g. DWTA's K * bits)
+            raise UserError(f"ALSH-APPROX cannot hash with --alsh-hash {cfg.alsh_hash} "
+                            f"--alsh-bits {cfg.alsh_bits} --alsh-tables {cfg.alsh_tables}: {e}"
+                            ) from None
         self.policy = cfg.alsh_select
         self.tau = [max(int(cfg.alsh_active * p.W.shape[0]), 1) for p in params[:-1]]
         self.param = [self._policy_param(cfg, tau, p.W.shape[0]) for tau, p in
@@ -90,6 +100,14 @@ class AlshApprox(ActiveSetStrategy):
 
     # --- selection ------------------------------------------------------------------------------
     def choose(self, l, x, xi, layer, rng):
+        size = self._query(l, x, xi, layer)
+        idx = np.sort(self.index[l].out[:size]).astype(np.int64)
+        if self.cfg.alsh_recall_every and self._recall_step:
+            self._measure_recall(l, x, layer, idx)
+        return Selection(idx, x.dtype.type(1.0))
+
+    def _query(self, l, x, xi, layer):
+        """Hash Q(x) (Eq. 2) and select from the tables: the active units are index[l].out[:size]."""
         ix = self.index[l]
         itemsize = x.itemsize
         if l == 0:
@@ -102,18 +120,55 @@ class AlshApprox(ActiveSetStrategy):
                           ix.out, ix.scratch)
         self.ledger.add_cost(l, "overhead", cost + lsh.select_cost(layer.W.shape[0], ix.proj.L,
                                                                    ix.n_bits, size))
-        idx = np.sort(ix.out[:size]).astype(np.int64)
-        if self.cfg.alsh_recall_every and self._recall_step:
-            self._measure_recall(l, x, layer, idx)
-        return Selection(idx, x.dtype.type(1.0))
+        return size
 
     def choose_mask(self, l, a, z, layer, rng):
-        """Batch N: one hashed active set per sample, applied as a mask on the dense product."""
-        mask = np.zeros_like(z)
+        """Batch N: one hashed active set per sample, as a mask (N, D_out); z is not needed."""
+        mask = np.zeros((a.shape[0], layer.W.shape[0]), a.dtype)
+        recall = self.cfg.alsh_recall_every and self._recall_step
+        ix = self.index[l]
+        if (not recall and self.policy == "edbt" and isinstance(ix.proj, lsh.SRPProjection)
+                and (ix.proj.L + 5) * self.param[l] <= len(self.pool.u)):
+            return self._choose_mask_compiled(l, a, layer, ix, mask)
         for n in range(a.shape[0]):
             x = a[n]
-            sel = self.choose(l, x, np.flatnonzero(x), layer, rng)
-            mask[n, sel.idx] = 1
+            size = self._query(l, x, np.flatnonzero(x) if l else None, layer)
+            mask[n, self.index[l].out[:size]] = 1
+            if recall:
+                self._measure_recall(l, x, layer, np.flatnonzero(mask[n]))
+        return mask
+
+    def _choose_mask_compiled(self, l, a, layer, ix, mask):
+        """The per-sample loop of choose_mask in one compiled call (kernels/active_batch_lsh.py):
+        the same hashes, selections and pool draws, so the same mask bit for bit."""
+        N = a.shape[0]
+        sparse = l > 0
+        if sparse:
+            xin = ragged(a)
+            xptr, xi, xv = xin.ptr, xin.ids, xin.vals
+        else:
+            xptr, xi, xv = np.zeros(N + 1, np.int64), np.zeros(0, np.int64), a[0, :0]
+        proj, tables, tau, sc = ix.proj, ix.tables, self.param[l], ix.scratch
+        sizes = np.zeros(N, np.int64)
+        n = 0
+        while n < N:
+            n = KL.alsh_edbt_mask(a, xptr, xi, xv, sparse, lsh.query_constant(ix.t), ix.t.m,
+                                  proj.planes, proj.planes_by_coord, proj.K, proj.L,
+                                  tables.offsets, tables.ids, tau, self.pool.u, self.pool.cursor,
+                                  ix.out, sc.mark, sc.buf, ix.qcodes, mask, sizes, n)
+            if n < N:   # the pool ran low before sample n: refill it as lsh.select_edbt does
+                lsh_select._uniforms(self.pool, (proj.L + 5) * tau)
+        # the per-sample costs of `_query`, summed: both are affine in the non-zeros and the size
+        d_in, itemsize, d_out = a.shape[1], a.itemsize, layer.W.shape[0]
+        if sparse:
+            nnz = np.diff(xptr)
+            hq = (lsh.hash_query_cost(proj, d_in, ix.t.m, itemsize, nnz=int(nnz.sum()))
+                  + _times(lsh.hash_query_cost(proj, d_in, ix.t.m, itemsize, nnz=0), N - 1))
+        else:
+            hq = _times(lsh.hash_query_cost(proj, d_in, ix.t.m, itemsize), N)
+        sel = (lsh.select_cost(d_out, proj.L, ix.n_bits, int(sizes.sum()))
+               + _times(lsh.select_cost(d_out, proj.L, ix.n_bits, 0), N - 1))
+        self.ledger.add_cost(l, "overhead", hq + sel)
         return mask
 
     def _measure_recall(self, l, x, layer, idx):
@@ -231,3 +286,8 @@ class AlshApprox(ActiveSetStrategy):
 def _proj_arrays(proj):
     """Every array that defines a projection's hash functions (a NamedTuple of the kernels)."""
     return {k: v for k, v in proj._asdict().items() if isinstance(v, np.ndarray)}
+
+
+def _times(cost, k):
+    """k copies of a Cost, summed."""
+    return Cost(cost.macs * k, cost.bytes_read * k, cost.bytes_written * k)

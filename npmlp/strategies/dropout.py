@@ -9,8 +9,8 @@ probability, EDBT §8.4) and dropped otherwise; the input and output layers are 
 Both give the same expected activation at training and evaluation time.
 
 What is approximated: nothing is estimated; the network is a random thinned sub-network each step.
-What is saved: at batch 1, a dropped unit's row is never read (forward, backward, update), and the
-next layer reads only the columns of kept units (strategies/active_set.py). Keep = 1 is exactly
+What is saved: a dropped unit's row is never read (forward, backward, update; at batch N per sample,
+strategies/active_batch.py), and the next layer reads only the columns of kept units. Keep = 1 is exactly
 STANDARD. The EDBT code computed every unit and then masked (notes/reference-implementations.md §2).
 """
 import numpy as np
@@ -34,9 +34,11 @@ class Dropout(ActiveSetStrategy):
         return Selection(idx, x.dtype.type(self.scale))
 
     def choose_mask(self, l, a, z, layer, rng):
-        keep = rng.random(z.shape) < self.p                        # r ~ Bernoulli(p), (N, D_out)
-        self.ledger.add(l, "overhead", 0, z.size * 8, z.size * z.itemsize)
-        return keep.astype(z.dtype) * z.dtype.type(self.scale)
+        shape = (a.shape[0], layer.W.shape[0])
+        keep = rng.random(shape) < self.p                          # r ~ Bernoulli(p), (N, D_out)
+        size = shape[0] * shape[1]
+        self.ledger.add(l, "overhead", 0, size * 8, size * a.itemsize)
+        return keep.astype(a.dtype) * a.dtype.type(self.scale)
 
     def eval_forward(self, l, a, layer):
         out = super().eval_forward(l, a, layer)

@@ -1,0 +1,481 @@
+"""A whole batch-1 training step in one compiled call, and a chunk of such steps per call.
+
+The readable engine (npmlp/engine.py) makes ~20 kernel and NumPy calls per batch-1 step, with Python
+in between: ~150 us of fixed cost against ~20 us of kernel time for DROPOUT at 5% (issue 11). Here one
+call runs `n` consecutive steps over given sample indices: selection, forward through every layer on
+the active units, log-softmax/NLL, backward and the optimiser's update of the touched rows, with
+caller-allocated scratch (nothing is allocated per step).
+
+The arithmetic is not re-implemented: every product and every update calls the same jitted kernels
+the reference path calls (active_forward, active_backward, update), with arrays of the same types, so
+it is the same machine code on the same numbers. What the reference does in NumPy (ReLU, the scatter
+of kept units, log-softmax, the Adam step sizes) is written here to do the same IEEE operations in the
+same order, e.g. NumPy's pairwise summation over the classes. What still differs, and why:
+  - float32 exp/log: NumPy's SIMD exp/log (AVX-512) and libm's differ in the last bit, so float32
+    losses and logit gradients agree to rounding only (float64 ones are bit-identical, tested);
+  - STANDARD's dense products: the reference calls BLAS (W @ x); here the 4-row dot kernel runs.
+
+Methods (`method`, the selection stage `_select`): 0 STANDARD (every unit), 1 DROPOUT (unit j of hidden
+layer l kept when its pre-drawn uniform u < p; the reference draws `rng.random(D_out)` per hidden
+layer per step, so a chunk draws `rng.random(n * sum(D_hidden))` at once: the same numbers for PCG64,
+tested), 2 ALSH-APPROX (query hashing, table lookup and the edbt selection, by the jitted LSH kernels,
+drawing from the strategy's uniform pool; the tables are rebuilt in Python between chunks).
+Optimisers (`opt`): 0 SGD (momentum in state 1 when mu > 0), 1 Adam (state 1 = m, 2 = v; lazy per-row
+step counts when `sparse_state`), 2 Adagrad (state 1 = h). Every optimiser visits the active rows
+only with `sparse_state`, every row otherwise (EDBT's dense state), exactly as npmlp/optim.py.
+
+Shape legend: L layers; W[l] (D_out, D_in), b[l] (D_out,); x (D_0,) one sample; C = D_L classes;
+K[l] kept units of layer l, J[l] non-zero inputs of layer l (D_0 for layer 0, which is treated as dense).
+"""
+from typing import Any, NamedTuple
+
+import numpy as np
+from numba import typed
+
+from . import active_backward as KB
+from . import active_forward as KF
+from . import lsh_hash as LH
+from . import lsh_select as LS
+from . import update as KU
+from ._jit import jit, register_warmup
+
+STANDARD, DROPOUT, ALSH = 0, 1, 2
+SGD, ADAM, ADAGRAD = 0, 1, 2
+# counts[l, :] per layer, summed over the chunk's steps: what was computed, for the ledger
+N_COUNTS = 4
+CNT_K, CNT_J, CNT_KJ, CNT_VISIT = 0, 1, 2, 3
+
+
+# ------------------------------------------------------------------ plain-NumPy reference
+
+def fused_step_reference(Ws, bs, x, y, u, p, scale, lr):
+    """One batch-1 DROPOUT (p < 1) or STANDARD (p = 1) step with plain SGD, written as the equations.
+
+    Ws, bs: lists of W (D_out, D_in) and b (D_out,), updated in place; x (D_0,); y int; u (sum of the
+    hidden widths,) uniforms. Returns the loss."""
+    acts, masks, off = [x], [], 0
+    for l, (W, b) in enumerate(zip(Ws, bs)):
+        z = W @ acts[-1] + b                            # EDBT §4: z^k = a^{k-1} W^k + b^k
+        if l == len(Ws) - 1:
+            break
+        r = u[off:off + W.shape[0]] < p                 # r_j ~ Bernoulli(p)  (p = 1: every unit)
+        off += W.shape[0]
+        masks.append(r * scale)
+        acts.append(np.maximum(z, 0) * masks[-1])       # a^k = r ⊙ f(z^k) / p
+    shifted = z - z.max()
+    logp = shifted - np.log(np.exp(shifted).sum())      # log-softmax
+    delta = np.exp(logp)
+    delta[y] -= 1                                       # dL/dz = softmax - onehot(y)
+    for l in reversed(range(len(Ws))):
+        W, a = Ws[l], acts[l]
+        d_prev = W.T @ delta if l > 0 else None         # Eq. 1: W^k delta^k (with the old W)
+        W -= lr * np.outer(delta, a)                    # Eq. 1: ∇W = a^{k-1} delta^k
+        bs[l] -= lr * delta                             #        ∇b = delta^k
+        if l > 0:
+            delta = d_prev * masks[l - 1] * (acts[l] > 0)   # f'(z) ⊙ r / p
+    return float(-logp[y])
+
+
+class LshArgs(NamedTuple):
+    """ALSH-APPROX's per-hidden-layer arrays for _select (strategies/alsh.py's _LayerIndex)."""
+    planes: Any        # list of (K L, D_in + m) hash planes
+    pbc: Any           # list of the same, (D_in + m, K L) (sparse queries)
+    offsets: Any       # list of (L, 2^K + 1) int32 bucket offsets
+    ids: Any           # list of (L, D_out) int32 unit ids by bucket
+    qcodes: Any        # list of (L,) int32 query codes (scratch)
+    out: Any           # list of (D_out,) int32 selected ids (scratch)
+    mark: Any          # list of (D_out,) int32, zero between calls
+    buf: Any           # list of (D_out,) int32
+    flag: Any          # list of (D_out,) uint8, zero between calls (the sort)
+    c: float           # Q's appended coordinate value
+    m: int             # coordinates appended by the transform
+    nbits: int         # K, bits per table
+    ntab: int          # L, tables per layer
+    tau: Any           # (hidden layers,) int64 active-set sizes
+
+
+def lsh_args(layers, c, m, nbits, ntab, tau, dtype):
+    """LshArgs from per-layer (planes, planes_by_coord, offsets, ids, qcodes, scratch.mark,
+    scratch.buf) tuples; `layers` empty gives placeholders (the kernel then never reads them)."""
+    if not layers:
+        z2, i2 = np.zeros((1, 1), dtype), np.zeros((1, 1), np.int32)
+        layers = [(z2, z2, i2, i2, np.zeros(1, np.int32), np.zeros(1, np.int32),
+                   np.zeros(1, np.int32))]
+    cols = list(zip(*layers))
+    return LshArgs(*(as_list(col) for col in cols[:5]),
+                   as_list(np.zeros(ids.shape[1], np.int32) for ids in cols[3]),
+                   as_list(cols[5]), as_list(cols[6]),
+                   as_list(np.zeros(ids.shape[1], np.uint8) for ids in cols[3]),
+                   float(c), int(m), int(nbits), int(ntab), np.asarray(tau, np.int64))
+
+
+def no_lsh(dtype):
+    """Placeholder LshArgs for the methods that hash nothing."""
+    return lsh_args([], 0.0, 0, 1, 1, [0], dtype)
+
+
+def adam_backward_fused_reference(W, m, v, g, a, step, corr, b1, b2, c1, c2, eps, dx):
+    """Exact batch-1 layer with dense Adam: dx = g @ W (old W, Eq. 1), then Adam on every row with
+    the gradient outer(g, a) (kernels/update.py:adam_ref)."""
+    dx[:] = g @ W
+    grad = np.outer(g, a)
+    m[:] = b1 * m + c1 * grad            # c1 = 1 - b1
+    v[:] = b2 * v + c2 * grad * grad     # c2 = 1 - b2
+    W -= step[:, None] * m / (np.sqrt(v) * corr[:, None] + eps)
+
+
+# ------------------------------------------------------------------ helpers
+
+@jit(reassoc=False)   # the loss must sum in NumPy's order: the same bits
+def numpy_sum(a):
+    """a.sum() as NumPy reduces a contiguous row (len(a) <= 128, one block): below 8 elements a
+    plain loop; else 8 accumulators, a tree, then the tail. Same order, same rounding (tested)."""
+    n = a.shape[0]
+    if n < 8:
+        res = a.dtype.type(0)
+        for i in range(n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3, r4, r5, r6, r7 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+    i = 8
+    while i < n - (n % 8):
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[i]
+        i += 1
+    return res
+
+
+@jit(reassoc=False)   # the loss must sum in NumPy's order: the same bits
+def _log_softmax_nll(z, y, work, dz):
+    """losses.log_softmax_nll for one sample: returns the loss, writes dL/dz into dz (C,)."""
+    C = z.shape[0]
+    mx = z[0]
+    for c in range(1, C):
+        if z[c] > mx or np.isnan(z[c]):
+            mx = z[c]
+    for c in range(C):
+        work[c] = np.exp(z[c] - mx)
+    lse = np.log(numpy_sum(work[:C]))
+    for c in range(C):
+        dz[c] = (z[c] - mx) - lse                        # log p_c
+    loss = -dz[y]
+    for c in range(C):
+        dz[c] = np.exp(dz[c])                            # softmax
+    dz[y] -= dz.dtype.type(1)
+    return loss
+
+
+@jit
+def _select(method, l, u, off, p, W, idx, x, xv, xi32, J, lsh, pool_u, cursor, pool_next):
+    """The kept units of hidden layer l into idx, sorted; returns K.
+
+    DROPOUT: r_j ~ Bernoulli(p) from the pre-drawn uniforms u[off:off + D_out].
+    ALSH: the query Q(a^{l-1}) hashed into the layer's L tables (EDBT Eq. 2-4), the EDBT union
+    policy over its buckets (strategies/alsh.py), with the same kernels and the strategy's own
+    uniform pool; the ids are then sorted by a pass over a flag per unit (np.sort allocates).
+    A new method plugs in here: a branch that writes sorted ids into idx and returns their number."""
+    d_out = W.shape[0]
+    K = 0
+    if method == DROPOUT:
+        for j in range(d_out):                           # r_j ~ Bernoulli(p)
+            if u[off + j] < p:
+                idx[K] = j
+                K += 1
+    elif method == ALSH:
+        (planes, pbc, offsets, ids, qcodes, out, mark, buf, flag, c, m, nbits, ntab, tau) = (
+            lsh.planes[l], lsh.pbc[l], lsh.offsets[l], lsh.ids[l], lsh.qcodes[l], lsh.out[l],
+            lsh.mark[l], lsh.buf[l], lsh.flag[l], lsh.c, lsh.m, lsh.nbits, lsh.ntab, lsh.tau[l])
+        if l == 0:
+            valid = LH._srp_query_dense(x, c, planes, nbits, ntab, qcodes)
+        else:
+            valid = LH._srp_query_sparse(xv[:J], xi32[:J], c, m, pbc, nbits, ntab, qcodes)
+        if len(pool_u) - cursor[0] < (ntab + 5) * tau:
+            # the refill lsh_select.select_edbt makes here, from the block the runner drew next
+            # from the pool's generator (pool_next[0] = 1 marks it used)
+            pool_u[:] = pool_next[1:]
+            cursor[0] = 0
+            pool_next[0] = 1
+        size = LS._select_edbt(offsets, ids, qcodes, valid, tau, pool_u, cursor, out, mark, buf)
+        for k in range(size):
+            flag[out[k]] = 1
+        for j in range(d_out):
+            if flag[j]:
+                flag[j] = 0
+                idx[K] = j
+                K += 1
+    return K
+
+
+@jit
+def _update(opt, W, b, S1, S2, S1b, S2b, G, A, db, visit, pos, step, corr, lr, mu, b1, b2, c1, c2, eps,
+            scratch, bscratch, weights):
+    """The optimiser's update of one layer (of its bias alone when not `weights`: a fused backward
+    did W): the very kernels npmlp/optim.py calls, same arguments."""
+    if opt == SGD:
+        vel, velb = (W, b) if mu == 0 else (S1, S1b)
+        if weights:
+            KU.sgd_factored(W, vel, G, A, visit, pos, lr, mu, scratch)
+        KU.sgd_materialized(b, velb, db, visit, pos, lr, mu, bscratch)
+    elif opt == ADAM:
+        if weights:
+            KU.adam_factored(W, S1, S2, G, A, visit, pos, step, corr, b1, b2, c1, c2, eps, scratch)
+        KU.adam_materialized(b, S1b, S2b, db, visit, pos, step, corr, b1, b2, c1, c2, eps, bscratch)
+    else:
+        if weights:
+            KU.adagrad_factored(W, S1, G, A, visit, pos, lr, eps, scratch)
+        KU.adagrad_materialized(b, S1b, db, visit, pos, lr, eps)
+
+
+@jit(reassoc=False)   # Adam's moments as written, like kernels/update.py:_adam_row
+def adam_backward_fused(W, m, v, g, a, step, corr, b1, b2, c1, c2, eps, dx):
+    """One pass over W, m, v for an exact batch-1 Adam layer: each row contributes to the input
+    gradient with its old values and is then updated, as sgd_backward_fused does for SGD. Apart it
+    is a GEMV over W and then Adam's pass (read W, m, v, write them: 6 streams); fused, the GEMV's
+    read of W is gone, so a step streams 11.2 MB 7 times (with the forward pass) instead of 8. The
+    update's arithmetic is _adam_row's, element for element; dx is summed row by row (its rounding
+    differs from the 4-row kernel's)."""
+    dx[:] = 0
+    for r in range(W.shape[0]):
+        gr = g[r]
+        st, co = step[r], corr[r]
+        for j in range(W.shape[1]):
+            w = W[r, j]
+            dx[j] += gr * w                              # Eq. 1: W delta, with the old W
+            gj = gr * a[j]                               # Eq. 1: ∇W = a^{k-1} delta^k
+            mj = b1 * m[r, j] + c1 * gj
+            vj = b2 * v[r, j] + c2 * gj * gj
+            m[r, j] = mj
+            v[r, j] = vj
+            W[r, j] = w - st * mj / (np.sqrt(vj) * co + eps)
+
+
+# ------------------------------------------------------------------ the chunk kernel
+
+@jit
+def fused_chunk(method, opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow1, pow2, lsh, pool_u,
+                cursor, pool_next, pool_need,
+                Ws, bs, bs2, S1, S2, S1b, S2b, trows, p, scale, mu, b1, b2, c1, c2, eps,
+                zs, acts, idxs, xis, xi32s, xvs, dxvs, dxds, dzs, poss, steps, corrs, allrows,
+                scratch, bscratch, work, Ks, counts, loss_sum):
+    """Run len(order) batch-1 steps on samples X[order[s]] with labels Y[order[s]].
+
+    u (n, sum of hidden widths) float64 uniforms (DROPOUT; unused otherwise); lrs (n,) float64
+    learning rates; adam_dense (n, 2) float64 Adam step size lr/(1-b1^t) and 1/sqrt(1-b2^t) per step
+    (dense state); pow1/pow2 float64 tables b1^t, b2^t (lazy Adam). Per-layer lists: Ws, bs (and bs2,
+    the same biases as (D_out, 1)), optimiser state S1/S2 (weights) and S1b/S2b (biases, (D_out, 1)),
+    trows (D_out,) int64 lazy Adam step counts; scratch: zs, dzs, idxs, poss, steps, corrs, allrows
+    (D_out,), acts (D_out,) zero outside the kept units between steps, xis/xvs/dxvs/dxds/scratch
+    (D_in,), bscratch (1,), work (C,), Ks (L,). counts (L, N_COUNTS) int64 accumulates the work done;
+    loss_sum (1,) float64 accumulates the losses in order, as the engine's epoch sum does.
+
+    lsh (LshArgs) holds ALSH's per-layer hash functions, tables and selection scratch; pool_u and
+    cursor are its uniform pool (kernels/lsh_select.py), of which a step may use pool_need;
+    pool_next (1 + len(pool_u),) float64 holds a flag and the pool's next refill, used at most once
+    per chunk (the pool's generator cannot be called from compiled code).
+
+    Returns the number of steps done: fewer than len(order) when a loss is not finite (that step is
+    left undone, no parameter touched, so the engine runs it on the reference path, which reports
+    the divergence) or when ALSH's pool may need a second refill (the next chunk brings one)."""
+    L = len(Ws)
+    dt = Ws[0].dtype.type
+    one, zero = dt(1), dt(0)
+    for s in range(order.shape[0]):
+        if len(pool_u) - cursor[0] < pool_need and pool_next[0] != 0:
+            return s            # a second refill could be needed: the runner draws the next one
+        i = order[s]
+        # ---------------- forward (EDBT §4) on the kept units; layer l reads a^{l-1} at xi[l]
+        off = 0
+        for l in range(L):
+            W, b, z, idx = Ws[l], bs[l], zs[l], idxs[l]
+            d_out, d_in = W.shape
+            if l == L - 1 or method == STANDARD:
+                K = d_out
+                idx[:] = allrows[l]
+            else:
+                J = d_in if l == 0 else xis[l][0]
+                K = _select(method, l, u[s], off, p, W, idx, X[i], xvs[l], xi32s[l], J, lsh,
+                            pool_u, cursor, pool_next)
+                off += d_out
+            Ks[l] = K
+            if l == 0 or method == STANDARD:
+                J = d_in
+                KF.active_forward_1(X[i] if l == 0 else acts[l - 1], W, b, idx[:K], z[:K])
+            else:
+                J = xis[l][0]                    # slot 0 holds J, the ids follow
+                KF.sparse_forward_1(xvs[l][:J], xis[l][1:J + 1], W, b, idx[:K], z[:K])
+            counts[l, CNT_K] += K
+            counts[l, CNT_J] += J
+            counts[l, CNT_KJ] += K * J
+            if l < L - 1:
+                a, nv, ni = acts[l], xvs[l + 1], xis[l + 1]
+                Jn = 0
+                for k in range(K):
+                    zk = z[k]
+                    ak = zk if (zk >= zero or np.isnan(zk)) else zero   # a = f(z) = np.maximum(z, 0)
+                    z[k] = ak                                           # kept: f'(z) = 1[a > 0]
+                    v = ak * scale                                      # r f(z) / p
+                    a[idx[k]] = v
+                    if v != zero:                                       # np.flatnonzero(a)
+                        nv[Jn] = v
+                        ni[Jn + 1] = idx[k]
+                        xi32s[l + 1][Jn] = idx[k]
+                        Jn += 1
+                ni[0] = Jn
+        # ---------------- loss (always exact)
+        C = Ws[L - 1].shape[0]
+        loss = _log_softmax_nll(zs[L - 1][:C], Y[i], work, dzs[L - 1][:C])
+        if not np.isfinite(loss):
+            for l in range(L - 1):
+                _clear(acts[l], idxs[l], Ks[l])
+            return s
+        loss_sum[0] += np.float64(loss)
+        # ---------------- backward and update, top layer first (each input gradient uses the
+        # layer's old W; no layer's backward reads another layer's W, so updating layer l right
+        # after its backward equals the reference's update of all layers after the backward pass)
+        lr = lrs[s]
+        for l in range(L - 1, -1, -1):
+            W, b, dz, idx = Ws[l], bs2[l], dzs[l], idxs[l]
+            d_out, d_in = W.shape
+            K = Ks[l]
+            if l < L - 1:
+                dxa = dxds[l + 1]
+                for k in range(K):               # Eq. 1: delta = f'(z) ⊙ (W delta) ⊙ r / p
+                    dz[k] = (dxa[idx[k]] * scale) * (one if zs[l][k] > zero else zero)
+            x = X[i] if l == 0 else acts[l - 1]
+            G = dz[:K].reshape((1, K))
+            A = x.reshape((1, d_in))
+            db = dz[:K].reshape((K, 1))
+            dense_rows = l == L - 1 or method == STANDARD
+            visit = allrows[l] if (dense_rows or not sparse_state) else idx[:K]
+            pos = allrows[l]
+            if not dense_rows:
+                pos = poss[l]
+                if not sparse_state:
+                    pos[:] = -1
+                for k in range(K):
+                    pos[idx[k]] = k
+            if opt == ADAM:
+                st, co = steps[l], corrs[l]
+                if sparse_state:                 # lazy Adam: each visited row's own step count
+                    tr = trows[l]
+                    for q in range(visit.shape[0]):
+                        r = visit[q]
+                        tr[r] += 1
+                        st[r] = dt(lr / (1.0 - pow1[tr[r]]))
+                        co[r] = dt(1.0 / np.sqrt(1.0 - pow2[tr[r]]))
+                else:
+                    st[:] = dt(adam_dense[s, 0])
+                    co[:] = dt(adam_dense[s, 1])
+            applied = False
+            if l > 0:
+                dx = dxds[l]
+                if method == STANDARD and opt == SGD and mu == 0:
+                    # Eq. 1 (W delta, old W) and W -= lr a delta in one pass (as the reference)
+                    KU.sgd_backward_fused(W, dz[:K], x, dt(lr), dx)
+                    applied = True
+                elif method == STANDARD and opt == ADAM:
+                    adam_backward_fused(W, S1[l], S2[l], dz[:K], x, steps[l], corrs[l], b1, b2,
+                                        c1, c2, eps, dx)
+                    applied = True
+                elif method == STANDARD:
+                    KB.backward_input_1(dz[:K], W, idx[:K], dx)
+                else:
+                    J = xis[l][0]
+                    dxv = dxvs[l][:J]
+                    KB.sparse_backward_input_1(dz[:K], W, idx[:K], xis[l][1:J + 1], dxv)
+                    Kp = Ks[l - 1]
+                    ip = idxs[l - 1]
+                    for k in range(Kp):          # dx is zero outside the J non-zero inputs
+                        dx[ip[k]] = zero
+                    for j in range(J):
+                        dx[xis[l][j + 1]] = dxv[j]
+            counts[l, CNT_VISIT] += visit.shape[0]
+            _update(opt, W, b, S1[l], S2[l], S1b[l], S2b[l], G, A, db, visit, pos, steps[l],
+                    corrs[l], dt(lr), dt(mu), b1, b2, c1, c2, eps, scratch[l], bscratch, not applied)
+        for l in range(L - 1):
+            if method != STANDARD:
+                _clear(acts[l], idxs[l], Ks[l])
+    return order.shape[0]
+
+
+@jit
+def _clear(a, idx, K):
+    """Zero the kept units' activations, so the dense vector is zero outside the next step's set."""
+    for k in range(K):
+        a[idx[k]] = a.dtype.type(0)
+
+
+# ------------------------------------------------------------------ workspace
+
+def make_workspace(Ws, dtype):
+    """The scratch arrays of fused_chunk for layers of the given W shapes (allocated once)."""
+    def lst(arrays):
+        out = typed.List()
+        for a in arrays:
+            out.append(a)
+        return out
+    d_out = [W.shape[0] for W in Ws]
+    d_in = [W.shape[1] for W in Ws]
+    ws = dict(
+        zs=lst(np.zeros(d, dtype) for d in d_out),
+        acts=lst(np.zeros(d, dtype) for d in d_out),
+        idxs=lst(np.zeros(d, np.int64) for d in d_out),
+        xis=lst(np.zeros(d + 1, np.int64) for d in d_in),
+        xi32s=lst(np.zeros(d, np.int32) for d in d_in),
+        xvs=lst(np.zeros(d, dtype) for d in d_in),
+        dxvs=lst(np.zeros(d, dtype) for d in d_in),
+        dxds=lst(np.zeros(d, dtype) for d in d_in),
+        dzs=lst(np.zeros(d, dtype) for d in d_out),
+        poss=lst(np.full(d, -1, np.int64) for d in d_out),
+        steps=lst(np.zeros(d, dtype) for d in d_out),
+        corrs=lst(np.zeros(d, dtype) for d in d_out),
+        allrows=lst(np.arange(d, dtype=np.int64) for d in d_out),
+        scratch=lst(np.zeros(d, dtype) for d in d_in),
+        bscratch=np.zeros(1, dtype),
+        work=np.zeros(d_out[-1], dtype),
+        Ks=np.zeros(len(Ws), np.int64),
+    )
+    return ws
+
+
+def as_list(arrays):
+    out = typed.List()
+    for a in arrays:
+        out.append(a)
+    return out
+
+
+@register_warmup
+def warmup():
+    """Compile fused_chunk for both dtypes on a 5-4-3-2 network, every method and optimiser."""
+    for dt in (np.float32, np.float64):
+        rng = np.random.default_rng(0)
+        Ws = [rng.standard_normal((4, 5)).astype(dt), rng.standard_normal((2, 4)).astype(dt)]
+        bs = [np.zeros(4, dt), np.zeros(2, dt)]
+        X = rng.random((3, 5)).astype(dt)
+        Y = np.array([0, 1, 0], np.int64)
+        order = np.arange(3, dtype=np.int64)
+        ws = make_workspace(Ws, dt)
+        for method in (STANDARD, DROPOUT):
+            for opt in (SGD, ADAM, ADAGRAD):
+                state = [as_list(np.zeros_like(W) for W in Ws) for _ in range(2)]
+                stateb = [as_list(np.zeros((b.shape[0], 1), dt) for b in bs) for _ in range(2)]
+                fused_chunk(method, opt, True, X, Y, order, rng.random((3, 4)), np.full(3, 1e-3),
+                            np.ones((3, 2)), np.full(10, 0.5), np.full(10, 0.5), no_lsh(dt),
+                            np.zeros(1), np.zeros(1, np.int64), np.zeros(2), 0,
+                            as_list(Ws), as_list(bs), as_list(b[:, None] for b in bs),
+                            state[0], state[1], stateb[0], stateb[1],
+                            as_list(np.zeros(W.shape[0], np.int64) for W in Ws),
+                            0.5, dt(2), dt(0), dt(0.9), dt(0.999), dt(0.1), dt(0.001), dt(1e-8),
+                            **ws, counts=np.zeros((2, N_COUNTS), np.int64),
+                            loss_sum=np.zeros(1))

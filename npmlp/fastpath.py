@@ -1,0 +1,309 @@
+"""The fast path: batch-1 training run as chunks of fused compiled steps (kernels/fused_step.py).
+
+The readable engine (engine.train_step with the strategies) is the reference. `engine.fit` asks
+`make_runner(ts, cfg)` once, in one visible line; with `--fast-path off`, or when this configuration
+has no fast path, it gets None and every step runs the reference. `why_not(ts, cfg)` says why.
+
+Which configurations have one (METHODS is the list a strategy must be on):
+    method      STANDARD, DROPOUT, ALSH-APPROX with the edbt selection policy and signed random
+                projections (its defaults); ADAPTIVE-DROPOUT and MC-APPROX run the reference path
+    batch       1
+    optimiser   SGD (with or without momentum), Adam (lazy per-row or dense state), Adagrad
+    activation  ReLU; classes <= 128 (the loss's pairwise sum is one NumPy block)
+
+Equal to the reference (tests/test_fastpath.py): the chunk draws the step's uniforms from the run's
+generator in the reference's order (`rng.random(n * H)` = n calls of `rng.random(D_l)` per hidden
+layer, for PCG64), calls the same kernels on the same numbers and updates the same rows. float64
+DROPOUT and ALSH-APPROX runs are bit-identical (parameters, optimiser state, losses, ledger, ALSH's
+tables and pool); float32 agree to
+rounding (NumPy's SIMD float32 exp/log in the loss differ from libm's in the last bit); STANDARD
+agrees to rounding (the reference's dense products are BLAS calls).
+
+A chunk ends wherever Python must act: at the end of the epoch (evaluation, checkpoint), every CHUNK
+steps (progress bar, Ctrl-C), after an ALSH step whose schedule is due (the strategy's own after_step
+then rebuilds the tables), when ALSH's uniform pool could need a second refill (each chunk carries
+the pool generator's next block, drawn ahead and given back when unused), and before a step the
+chunk cannot take: a loss that is not finite, an ALSH recall measurement. The engine runs such a
+step on the reference path (which reports the divergence, measures recall).
+
+The ledger gets the same work entries as the reference would record (multiply-adds and bytes per
+layer and phase, from the same cost functions, summed over the chunk from per-layer counts of kept
+units K and non-zero inputs J: every cost function is bilinear in (K, J), so the sum over steps is
+a ΣKJ + b ΣK + c ΣJ + d n). Time: a fused step has no boundary between forward, backward and update
+that a clock could see, so the chunk's wall time is charged to its own phase, "fused" (the epoch
+line's `fused` column); splitting it by modelled proportions would report numbers nobody measured.
+"""
+import numpy as np
+
+from kernels import active_backward as KB
+from kernels import active_forward as KF
+from kernels import fused_step as KS
+from kernels import lsh
+from kernels import update as KU
+from kernels.cost import Cost, matmul_cost
+
+from .optim import lr_factor
+from .strategies.base import StepContext
+
+CHUNK = 500           # steps per compiled call: the progress bar and Ctrl-C are served between
+METHODS = {"standard": KS.STANDARD, "dropout": KS.DROPOUT, "alsh-approx": KS.ALSH}
+OPTIMIZERS = {"sgd": KS.SGD, "adam": KS.ADAM, "adagrad": KS.ADAGRAD}
+MAX_CLASSES = 128
+
+
+def why_not(ts, cfg):
+    """None when this run has a fast path, else the reason (a sentence)."""
+    name = getattr(ts.strategy, "name", None)
+    if name not in METHODS:
+        return f"method {cfg.method} has no fused step (only {', '.join(METHODS)})"
+    if cfg.batch_size != 1:
+        return "the fused step is batch 1 only"
+    if cfg.activation != "relu":
+        return "the fused step implements ReLU only"
+    if cfg.optimizer not in OPTIMIZERS:
+        return f"optimizer {cfg.optimizer} has no fused update"
+    if name == "alsh-approx" and (cfg.alsh_select != "edbt" or cfg.alsh_hash == "dwta"):
+        return "ALSH's fused selection is the edbt policy with signed random projections"
+    if name == "alsh-approx" and sum((cfg.alsh_tables + 5) * tau for tau in ts.strategy.param) \
+            > len(ts.strategy.pool.u):
+        return "ALSH's active sets need more uniforms per step than its pool holds"
+    if "after_step" in vars(ts.strategy):
+        return "a per-step hook is installed on the strategy (a chunk cannot call it)"
+    if ts.params[-1].W.shape[0] > MAX_CLASSES:
+        return f"more than {MAX_CLASSES} classes"
+    return None
+
+
+def make_runner(ts, cfg):
+    """A Runner for this run, or None (then the reference path runs every step)."""
+    return Runner(ts, cfg) if why_not(ts, cfg) is None else None
+
+
+def bilinear_sum(cost, n, sum_k, sum_j, sum_kj):
+    """Sum over n steps of cost(K, J) (a Cost bilinear in K and J) from the sums of K, J and K*J."""
+    d = np.array(cost(0, 0), dtype=object)
+    b = np.array(cost(1, 0), dtype=object) - d
+    c = np.array(cost(0, 1), dtype=object) - d
+    a = np.array(cost(1, 1), dtype=object) - d - b - c
+    return [int(v) for v in a * sum_kj + b * sum_k + c * sum_j + d * n]
+
+
+class Runner:
+    """Runs chunks of fused batch-1 steps on a TrainState; holds the kernels' scratch."""
+
+    def __init__(self, ts, cfg):
+        self.cfg = cfg
+        self.method = METHODS[ts.strategy.name]
+        self.opt = OPTIMIZERS[cfg.optimizer]
+        self.dtype = ts.params[0].W.dtype
+        self.sparse_state = bool(ts.optimizer.sparse_state)
+        self.L = len(ts.params)
+        self.ws = KS.make_workspace([p.W for p in ts.params], self.dtype)
+        self.counts = np.zeros((self.L, KS.N_COUNTS), np.int64)
+        self.loss_sum = np.zeros(1)
+        self.hidden = sum(p.W.shape[0] for p in ts.params[:-1]) if self.method == KS.DROPOUT else 0
+        strategy = ts.strategy
+        self.p = float(getattr(strategy, "p", 1.0))
+        self.scale = self.dtype.type(getattr(strategy, "scale", 1.0))
+        self.pow1 = self.pow2 = np.ones(1)
+        self._bound = None
+        self._X = self._Xc = None
+        self.pool_need = 0
+        self._no_pool = (np.zeros(1), np.zeros(1, np.int64), np.zeros(2))
+        self._pool_next = np.zeros(1 + len(ts.strategy.pool.u)) if self.method == KS.ALSH else None
+
+    # --- binding the run's arrays (typed lists are built once, rebuilt if an array is replaced)
+    def _arrays(self, ts):
+        st, dt = ts.optimizer.state, self.dtype
+        Ws = [p.W for p in ts.params]
+        bs = [p.b for p in ts.params]
+
+        def state(key, default):
+            return [s[key] if key in s else d for s, d in zip(st, default)]
+        bcol = [np.zeros((1, 1), dt)] * self.L
+        if self.opt == KS.ADAM:
+            S = (state("m_W", Ws), state("v_W", Ws), state("m_b", bs), state("v_b", bs))
+        elif self.opt == KS.ADAGRAD:
+            S = (state("h_W", Ws), Ws, state("h_b", bs), bs)
+        else:
+            S = (state("vel_W", Ws), Ws, state("vel_b", bs), bs)
+        trows = [s["t_rows"] if "t_rows" in s else np.zeros(1, np.int64) for s in st]
+        return Ws, bs, S, trows, bcol
+
+    def _lsh_layers(self, ts):
+        if self.method != KS.ALSH:
+            return []
+        return [(ix.proj.planes, ix.proj.planes_by_coord, ix.tables.offsets, ix.tables.ids,
+                 ix.qcodes, ix.scratch.mark, ix.scratch.buf) for ix in ts.strategy.index]
+
+    def _bind(self, ts):
+        Ws, bs, (S1, S2, S1b, S2b), trows, _ = self._arrays(ts)
+        layers = self._lsh_layers(ts)
+        key = [id(a) for a in (*Ws, *bs, *S1, *S2, *S1b, *S2b, *trows, *sum(layers, ()))]
+        if key != self._bound:
+            self.lsh = KS.no_lsh(self.dtype)
+            if layers:
+                st = ts.strategy
+                ix = st.index[0]
+                self.lsh = KS.lsh_args(layers, lsh.query_constant(ix.t), ix.t.m, ix.n_bits,
+                                       ix.proj.L, st.param, self.dtype)
+                self.pool_need = sum((ix.proj.L + 5) * tau for tau in st.param)
+            self.lists = dict(
+                Ws=KS.as_list(Ws), bs=KS.as_list(bs), bs2=KS.as_list(b[:, None] for b in bs),
+                S1=KS.as_list(S1), S2=KS.as_list(S2), S1b=KS.as_list(b.reshape(-1, 1) for b in S1b),
+                S2b=KS.as_list(b.reshape(-1, 1) for b in S2b), trows=KS.as_list(trows))
+            self._bound = key
+            self._keep = (Ws, bs, S1, S2, S1b, S2b, trows)   # the lists view these arrays
+
+    def _inputs(self, X):
+        if self._X is not X:
+            self._X, self._Xc = X, np.ascontiguousarray(X, dtype=self.dtype)
+        return self._Xc
+
+    def _pow_tables(self, ts, n):
+        """b1^t and b2^t for every t a lazy Adam row can reach in the next n steps, computed by
+        the same NumPy power the reference calls (so the same rounding)."""
+        need = max(int(s["t_rows"].max()) for s in ts.optimizer.state) + n + 1
+        if self.pow1.shape[0] < need:
+            t = np.arange(max(need, 2 * self.pow1.shape[0]), dtype=np.float64)
+            self.pow1, self.pow2 = self.cfg.beta1 ** t, self.cfg.beta2 ** t
+
+    # --- one chunk
+    def run(self, ts, X, y, n, total_steps):
+        """Run up to n steps of the current epoch (samples ts.perm[ts.pos:ts.pos + n]); advance
+        ts exactly as n reference steps would. Returns the number of steps done."""
+        cfg, opt = self.cfg, ts.optimizer
+        self._bind(ts)
+        if self.method == KS.ALSH:
+            n = min(n, alsh_steps_to_event(ts.strategy, self.cfg))
+            if n == 0:
+                return 0        # a recall measurement: the reference step takes it
+        order = np.ascontiguousarray(ts.perm[ts.pos:ts.pos + n], dtype=np.int64)
+        n = order.shape[0]
+        # each step's rate exactly as engine.fit computes it
+        lrs = np.array([cfg.lr * lr_factor(cfg.lr_schedule, (ts.step + s) / total_steps)
+                        for s in range(n)])
+        adam_dense = np.zeros((n, 2))
+        if self.opt == KS.ADAM and not self.sparse_state:
+            for s in range(n):
+                t = opt.t + s + 1
+                adam_dense[s] = (lrs[s] / (1 - cfg.beta1 ** t), 1 / np.sqrt(1 - cfg.beta2 ** t))
+        if self.opt == KS.ADAM and self.sparse_state:
+            self._pow_tables(ts, n)
+        rng_state = ts.rng.bit_generator.state
+        u = ts.rng.random(n * self.hidden).reshape(n, self.hidden)
+        dt = self.dtype.type
+        self.counts[:] = 0
+        self.loss_sum[0] = ts.epoch_loss_sum
+        pool, pool_rng = self._no_pool, None
+        if self.method == KS.ALSH:
+            pool = ts.strategy.pool
+            pool_rng = pool.rng.bit_generator.state
+            self._pool_next[0] = 0
+            self._pool_next[1:] = pool.rng.random(len(pool.u))   # the next refill, if one comes
+            pool = (pool.u, pool.cursor, self._pool_next)
+        with ts.ledger.phase("fused"):
+            done = KS.fused_chunk(
+                self.method, self.opt, self.sparse_state, self._inputs(X), y, order, u, lrs,
+                adam_dense, self.pow1, self.pow2, self.lsh, *pool, self.pool_need, p=self.p,
+                scale=self.scale, mu=dt(cfg.momentum), b1=dt(cfg.beta1), b2=dt(cfg.beta2),
+                c1=dt(1 - cfg.beta1), c2=dt(1 - cfg.beta2),   # 1 - beta in float64, rounded once
+                eps=dt(cfg.eps), counts=self.counts, loss_sum=self.loss_sum, **self.lists,
+                **self.ws)
+        if pool_rng is not None and self._pool_next[0] == 0:   # the refill was not needed
+            ts.strategy.pool.rng.bit_generator.state = pool_rng
+        if done < n:     # a step not taken: give back its uniforms and those after it
+            ts.rng.bit_generator.state = rng_state
+            ts.rng.random(done * self.hidden)
+        if done:
+            self._account(ts, done)
+        opt.t += done
+        ts.step += done
+        if done and self.method == KS.ALSH:
+            alsh_after_steps(ts.strategy, done, StepContext(ts.rng, 1, ts.step), ts.params)
+        ts.pos += done
+        ts.epoch_batches += done
+        ts.epoch_loss_sum = float(self.loss_sum[0])
+        return done
+
+    # --- what the reference would have recorded
+    def _account(self, ts, n):
+        ledger, strategy = ts.ledger, ts.strategy
+        ledger.samples += n
+        isz = self.dtype.itemsize
+        n_state = type(ts.optimizer).n_state if self.opt != KS.SGD else \
+            (1 if self.cfg.momentum > 0 else 0)
+        fused_sgd = self.method == KS.STANDARD and self.opt == KS.SGD and self.cfg.momentum == 0
+        for l, p in enumerate(ts.params):
+            d_out, d_in = p.W.shape
+            sk, sj, skj, visits = (int(v) for v in self.counts[l])
+            out_layer = l == self.L - 1
+
+            def add(phase, cost):
+                ledger.add(l, phase, *bilinear_sum(cost, n, sk, sj, skj))
+            if self.method == KS.STANDARD:
+                add("forward", lambda K, J: matmul_cost(1, d_in, d_out, isz))
+            elif l == 0:
+                add("forward", lambda K, J: KF.active_forward_1_cost(K, d_in, isz))
+            else:
+                add("forward", lambda K, J: KF.sparse_forward_1_cost(K, J, isz))
+            if self.method == KS.DROPOUT and not out_layer:
+                ledger.add(l, "overhead", 0, n * d_out * 8, sk * 8)
+            if self.method == KS.ALSH and not out_layer:
+                ix = strategy.index[l]
+                add("overhead", lambda K, J: lsh.hash_query_cost(
+                    ix.proj, d_in, ix.t.m, isz, nnz=None if l == 0 else J)
+                    + lsh.select_cost(d_out, ix.proj.L, ix.n_bits, K))
+            if self.method != KS.STANDARD and not out_layer:
+                strategy.kept[l] += sk
+            if fused_sgd and l > 0:
+                c = KU.sgd_backward_fused_cost(d_out, d_in, isz)
+                ledger.add(l, "backward-input", n * d_out * d_in, n * c.bytes_read, 0)
+                ledger.add(l, "backward-weight", n * d_out * d_in, 0, 0)
+                ledger.add(l, "update", n * d_out * d_in, 0, n * c.bytes_written)
+                continue
+            if l > 0:
+                if self.method == KS.STANDARD and self.opt == KS.ADAM:
+                    # kernels/fused_step.py:adam_backward_fused: W is read by the update's pass
+                    add("backward-input", lambda K, J: Cost(d_out * d_in, d_out * isz, d_in * isz))
+                elif self.method == KS.STANDARD:
+                    add("backward-input", lambda K, J: matmul_cost(1, d_out, d_in, isz))
+                else:
+                    add("backward-input", lambda K, J: KB.sparse_backward_input_1_cost(K, J, isz))
+            ledger.add(l, "backward-weight", sk * d_in, 0, 0)
+            c = KU.update_cost(visits, sk, d_in, 1, isz, n_state, True)
+            c0 = KU.update_cost(0, 0, d_in, 1, isz, n_state, True)   # per-step constant part
+            ledger.add(l, "update", visits * d_in, c.bytes_read + (n - 1) * c0.bytes_read,
+                       c.bytes_written + (n - 1) * c0.bytes_written)
+        if self.method != KS.STANDARD:
+            strategy.seen += n
+
+
+# --- ALSH-APPROX: where a chunk must end, and its per-step bookkeeping
+
+def alsh_steps_to_event(st, cfg):
+    """Steps the fast path may take before Python must act: the step whose after_step is due for a
+    table rebuild (or drift check) ends the chunk; a step that measures recall (strategies/alsh.py
+    _measure_recall, every alsh_recall_every steps) is left to the reference path (0 = this one)."""
+    sch = st.schedule
+    if sch.kind == "edbt":
+        b = st.seen_epoch if sch.counter == "epoch" else st.seen_total
+        nxt = (b // 100 + 1) * 100 if b < 10_000 else (b // 1000 + 1) * 1000
+        until = nxt - b
+    elif sch.kind == "kdd":
+        chunk = -(-sch.epoch_size // 10)
+        until = (st.seen_epoch // chunk + 1) * chunk - st.seen_epoch
+    else:
+        until = max(sch.next_at - st.seen_total, 1)
+    if cfg.alsh_recall_every:
+        until = min(until, -st.steps_taken % cfg.alsh_recall_every)
+    return until
+
+
+def alsh_after_steps(st, n, ctx, params):
+    """The strategy's after_step for n fused steps: only the last can be due (the chunk ends there),
+    so the counters advance by n - 1 and the last step runs the strategy's own hook."""
+    st.seen_epoch += n - 1
+    st.seen_total += n - 1
+    st.steps_taken += n - 1
+    st.after_step(ctx, params)
