@@ -18,9 +18,10 @@ from ..runs import _json_default, write_atomic
 
 KEY_FORMAT = 1  # bump only if the meaning of a stored result changes for the same spec
 # Config fields added after the stored runs were keyed. Each is left out of the key while it holds
-# its default (which reproduces the behaviour from before it existed), so adding an option does not
+# its default (which reproduces the behaviour from before it existed: fast_path and active_batch
+# "auto" equal the reference path to rounding, tested in their issues), so adding an option does not
 # change the key of every stored run. A new Config field belongs here.
-ADDED_CONFIG_FIELDS = ("topk_active", "topk_eval")
+ADDED_CONFIG_FIELDS = ("topk_active", "topk_eval", "active_batch", "fast_path")
 
 
 def keyed_config(config):
