@@ -31,6 +31,7 @@ from .errors import UserError
 from .losses import log_softmax_nll
 from .strategies import STRATEGIES
 from .strategies.active_set import SparseCache
+from .strategies.active_batch import BatchCache, pair_delta
 from .strategies.base import StepContext
 
 
@@ -243,6 +244,10 @@ class Net:
                 return dout
             idx, d = cache.sel.idx, np.zeros_like(dout)
             d[0, idx] = s.act_backward(dout[0, idx] * cache.sel.scale, cache.act)
+            return d
+        if isinstance(cache, BatchCache):           # batch-N active sets: kept pairs only
+            d = np.zeros_like(dout)
+            d[cache.sets.sample, cache.sets.ids] = pair_delta(dout, cache, s.act_backward)
             return d
         if isinstance(cache.sel, np.ndarray):       # batch-N mask (with its scale)
             dout = dout * cache.sel

@@ -47,13 +47,17 @@ def test_batch_one_methods_start_at_the_papers_batch_size(method, tmp_path, caps
 
 def test_a_given_batch_size_is_kept_and_the_known_finding_is_printed(tmp_path, capsys):
     out = tmp_path / "r"
-    code, stdout, _ = run_main([*QUICK, "--method", "dropout", "--batch-size", "20", "--out", str(out)],
-                               capsys)
+    code, stdout, _ = run_main([*QUICK, "--method", "dropout", "--batch-size", "20", "--active-batch",
+                                "dense", "--out", str(out)], capsys)
     assert code == 0 and json.loads((out / "config.json").read_text())["batch_size"] == 20
     text = " ".join(stdout.split())                    # lines are wrapped to the terminal
     assert text.count("note: dropout") == 1
     note = text[text.index("note: dropout"):text.index("data: synthetic")]
     assert "compute reduction 0%" in note and "bench/README" in note
+    # the default batch-N path computes only the kept units: no such note
+    code, stdout, _ = run_main([*QUICK, "--method", "dropout", "--batch-size", "20", "--out",
+                                str(tmp_path / "auto")], capsys)
+    assert code == 0 and "note: dropout" not in stdout
 
 
 def test_standard_and_mc_keep_the_common_default(tmp_path, capsys):

@@ -5,7 +5,7 @@ import pytest
 
 from npmlp import engine
 from npmlp.config import Config
-from npmlp.ledger import Ledger
+from npmlp.ledger import Ledger, report_lines
 from npmlp.runner import build_state
 
 
@@ -61,3 +61,14 @@ def test_phase_resumes_the_outer_phase_after_an_exception():
                 raise RuntimeError
         assert led._phase == "forward"
     assert led._phase is None
+
+
+def test_report_rates_the_fused_path_over_its_whole_step_time():
+    led = Ledger([4, 3, 2])
+    led.add(0, "forward", 600)
+    led.samples = 10
+    snap = led.snapshot()
+    assert "backward (input + weight)" in report_lines(snap)[-1]      # no fused time: the split
+    snap["seconds"]["fused"] = 2e-6                                     # 1,200 FLOPs in 2 us
+    last = report_lines(snap)[-1]
+    assert "fused" in last and "products at 0.6 GFLOP/s over the whole step time" in last

@@ -138,13 +138,19 @@ class RowPairs(NamedTuple):
                       visit, rowpos, step, corr, b1, b2, c1, c2, eps, scratch)
 
 
+def pair_delta(dout, cache, act_backward):
+    """delta (P,) at the kept pairs: Eq. 1's f'(z) ⊙ (the upstream gradient times the mask's scale)."""
+    sets = cache.sets
+    return act_backward(dout[sets.sample, sets.ids] * sets.vals, cache.act)
+
+
 def backward(l, dout, cache, act_backward, need_dx, ledger):
     """The sparse path's backward: (dx or None, WeightGrad over the union rows, carrying the pairs
     the optimiser forms them from)."""
     sets, W, x, xin = cache.sets, cache.W, cache.x, cache.xin
     N, D_in = x.shape
     P, itemsize = sets.ids.shape[0], x.itemsize
-    dz = act_backward(dout[sets.sample, sets.ids] * sets.vals, cache.act)   # Eq. 1 on the pairs
+    dz = pair_delta(dout, cache, act_backward)                # Eq. 1 on the pairs
     dx = None
     if need_dx and xin is None:                               # layer 1 (never asked by the engine)
         dx = np.empty((N, D_in), dz.dtype)
