@@ -8,6 +8,7 @@
     active_batch_adam.py            Adam on the rows a batch-N step touched, gradients formed inside
     crs_norms/sampling/product.py   column-row sampling (MC-APPROX)
     lsh_transforms/hash/dwta/tables/select.py   asymmetric LSH (ALSH-APPROX)
+    topk.py, topk_update.py         sparse scoring, exact top-k selection, block products (TOPK)
 
 `warmup(modules)` compiles (or loads from Numba's disk cache) the kernels of the named modules on tiny
 arrays before any clock starts and returns the compile time per module, which the engine reports apart
@@ -23,7 +24,8 @@ from . import _jit
 MODULES = ("update", "active_forward", "active_backward", "active_weight_grad", "fused_step",
            "active_batch", "active_batch_lsh", "active_batch_adam",
            "crs_norms", "crs_sampling", "crs_product",
-           "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select")
+           "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select",
+           "topk", "topk_update")
 
 def _batch_n(batch_size):
     """A batch-N run (batch_size > 1), or one whose batch size is not given."""

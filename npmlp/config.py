@@ -41,7 +41,7 @@ class Config:
     standardize: bool = _opt(False, "standardise pixels with the training mean/std instead of [0, 1]")
     limit: int = _opt(0, "use only the first N training samples (0 = all)")
     # --- network ---
-    method: str = _opt("standard", "training method (strategy)")
+    method: str = _opt("standard", "training method (strategy); topk is not in the paper")
     hidden: tuple = _opt((1000, 1000, 1000), "hidden layer sizes, e.g. 1000,1000,1000 or 3x1000")
     activation: str = _opt("relu", "hidden activation", choices=ACTIVATIONS)
     leaky_slope: float = _opt(0.01, "negative slope of leaky_relu (the EDBT ALSH code uses 0.01)")
@@ -139,6 +139,12 @@ class Config:
                              "reference code uses 0.1)")
     mc_exact_k: bool = _opt(False, "MC: Bernoulli keeps exactly k pairs in expectation (redistributes "
                             "the clipped probability mass); off = Eq. 7 as printed")
+    # --- TOPK (not in the paper: exact top-k active sets; strategies/topk.py) ---
+    topk_active: float = _opt(0.05, "TOPK: kept fraction of each hidden layer's units; k = "
+                              "max(floor(fraction * units), 1) (5%, ALSH's budget)")
+    topk_eval: str = _opt("sparse", "TOPK evaluation: sparse (the same top-k rule as training, "
+                          "part of the network's definition) or dense (every unit)",
+                          choices=("sparse", "dense"))
     # --- run ---
     seed: int = _opt(0, "seed of the one random generator behind every random choice")
     threads: int = _opt(1, "BLAS and Numba threads (results are bit-identical per seed and thread count)")
@@ -177,11 +183,11 @@ class Config:
 # The training methods, in the order of the strategy registry (npmlp/strategies/__init__.py:
 # STRATEGIES; a test keeps the two equal). Listed here so that parsing and checking a command line
 # imports no NumPy, SciPy or Numba: `python -m npmlp.train` prints its config line before those load.
-METHODS = ("standard", "dropout", "adaptive-dropout", "alsh-approx", "mc-approx")
+METHODS = ("standard", "dropout", "adaptive-dropout", "alsh-approx", "mc-approx", "topk")
 
 # Each method's options share a prefix; `--help` shows them as one group per method.
 METHOD_PREFIXES = {"dropout": "dropout_", "adaptive-dropout": "standout_",
-                   "alsh-approx": "alsh_", "mc-approx": "mc_"}
+                   "alsh-approx": "alsh_", "mc-approx": "mc_", "topk": "topk_"}
 # What most users change: the first group of `--help`.
 COMMON = ("method", "dataset", "hidden", "epochs", "batch_size", "optimizer", "lr", "seed", "threads")
 # The remaining options in groups, by the field that opens each section of Config (in field order).
@@ -388,6 +394,9 @@ def validate(cfg, methods=()):
     _check(0 <= cfg.alsh_drift_threshold <= 1, "alsh_drift_threshold", cfg.alsh_drift_threshold,
            "a fraction in [0, 1]")
     _check(cfg.alsh_recall_every >= 0, "alsh_recall_every", cfg.alsh_recall_every, "an integer >= 0")
+    _check(0 < cfg.topk_active <= 1, "topk_active", cfg.topk_active, "a fraction in (0, 1]")
+    _check(not (cfg.method == "topk" and cfg.optimizer_state == "dense"), "optimizer_state",
+           cfg.optimizer_state, "sparse with --method topk (it updates only the kept block)")
     for name in ("mc_rho_bwd", "mc_rho_wu", "mc_rho_fwd"):
         _check(0 < getattr(cfg, name) <= 1, name, getattr(cfg, name), "a ratio in (0, 1]")
     for name in ("mc_kmin_bwd", "mc_kmin_wu", "mc_kmin_fwd"):

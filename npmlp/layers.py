@@ -53,6 +53,33 @@ class WeightGrad(NamedTuple):
         return dW, db
 
 
+class BlockGrad(NamedTuple):
+    """The gradient of one block of an input-major layer (TOPK, strategies/topk.py), factored:
+    dW[cols][:, rows] = G^T @ A and db[cols] = sum_n G[n]; zero outside the block.
+
+    A (N, R): the layer's inputs at the block's rows (input ids `rows`: the non-zero inputs)
+    G (N, C): the deltas of the block's columns (unit ids `cols`: the kept units)
+    d_in: the layer's input width (for `dense`)
+    The optimiser applies it to the block only (npmlp/optim_block.py).
+    """
+    A: np.ndarray
+    G: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    d_in: int
+
+    def bias(self):
+        return self.G.sum(axis=0)
+
+    def dense(self, d_out):
+        """The full (D_out, D_in) weight gradient and (D_out,) bias gradient (tests, small layers)."""
+        dW = np.zeros((d_out, self.d_in), dtype=np.result_type(self.G, self.A))
+        db = np.zeros(d_out, dtype=dW.dtype)
+        dW[np.ix_(self.cols, self.rows)] = self.G.T @ self.A   # Eq. 1, ∇W = a^{k-1} delta^k
+        db[self.cols] = self.bias()                             # Eq. 1, ∇b = delta^k
+        return dW, db
+
+
 # ---------------------------------------------------------------- dense (affine) layer
 
 class DenseCache(NamedTuple):

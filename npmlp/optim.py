@@ -18,8 +18,9 @@ import numpy as np
 from kernels import update as K
 from kernels.cost import Cost
 
-from .layers import WeightGrad
+from .layers import BlockGrad, WeightGrad
 from .ledger import Ledger
+from .optim_block import update_block
 
 # Largest batch whose weight gradient is formed inside the fused update (N MACs per weight, in Numba)
 # rather than by BLAS. `python bench/bench_update.py` (Adam, 1000x1000 float32, 1 thread, load ~12):
@@ -95,7 +96,10 @@ class Optimizer:
     def step(self, params, grads, lr):
         self.t += 1
         for l, (p, g) in enumerate(zip(params, grads)):
-            self._update_layer(l, p, g, lr)
+            if isinstance(g, BlockGrad):   # TOPK: one block of an input-major layer
+                update_block(self, l, p, g, lr)
+            else:
+                self._update_layer(l, p, g, lr)
 
     def fuses_backward(self, batch_size):
         """Whether `backward_and_update` applies to an exact step of this batch size."""

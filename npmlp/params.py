@@ -4,6 +4,13 @@ Shape legend: D_in = fan-in, D_out = fan-out (units of the layer).
 W (D_out, D_in): row j holds the incoming weights of unit j, contiguous in memory, so a sampling method
 that keeps a subset of units reads a subset of rows. The paper writes z = a W with W (D_in, D_out);
 our W is the paper's W transposed.
+
+Layout: W always has the logical shape (D_out, D_in) (every reader indexes W[unit, input]); a strategy
+chooses how it lies in memory (`weight_layout`, applied by `apply_layout`). "output-major" (the
+default, C order): a unit's incoming weights are contiguous. "input-major" (Fortran order, TOPK): an
+input's outgoing weights are contiguous, i.e. W.T is the paper's W^k (D_in, D_out) as a C-contiguous
+array. The optimiser's state is created with zeros_like(W) and so follows W's layout; checkpoints
+store W by value in its logical shape, so they do not depend on the layout.
 """
 from typing import NamedTuple
 
@@ -45,6 +52,18 @@ def init_params(sizes, rng, init="he", std=1.0, dtype=np.float32):
             raise ValueError(f"unknown init {init!r}")
         b = rng.uniform(-bound, bound, size=d_out) if init == "pytorch" else np.zeros(d_out)
         params.append(Layer(np.ascontiguousarray(W, dtype=dtype), b.astype(dtype)))
+    return params
+
+
+LAYOUTS = ("output-major", "input-major")
+
+
+def apply_layout(params, layout):
+    """Store every layer's W in `layout` (see the module docstring), replacing the list's entries in
+    place; values and logical shapes are unchanged. Call it before the optimiser is built."""
+    to = {"output-major": np.ascontiguousarray, "input-major": np.asfortranarray}[layout]
+    for l, p in enumerate(params):
+        params[l] = Layer(to(p.W), p.b)
     return params
 
 

@@ -131,7 +131,7 @@ def test_nan_loss_stops_with_step_and_layer(blobs):
 
 @pytest.mark.parametrize("method,extra", [
     ("dropout", {"dropout_keep": 0.5}), ("adaptive-dropout", {"standout_target_keep": 0.5}),
-    ("alsh-approx", {"alsh_active": 0.5}), ("mc-approx", {})])
+    ("alsh-approx", {"alsh_active": 0.5}), ("mc-approx", {}), ("topk", {"topk_active": 0.5})])
 def test_nan_loss_names_the_layer_for_every_method_at_batch_1(blobs, method, extra):
     """The batch-1 active-set path keeps its own cache type; the divergence report must read it
     (it once raised AttributeError from the error path instead of the message)."""

@@ -17,6 +17,21 @@ from dataclasses import dataclass, field
 from ..runs import _json_default, write_atomic
 
 KEY_FORMAT = 1  # bump only if the meaning of a stored result changes for the same spec
+# Config fields added after the stored runs were keyed. Each is left out of the key while it holds
+# its default (which reproduces the behaviour from before it existed: fast_path and active_batch
+# "auto" equal the reference path to rounding, tested in their issues), so adding an option does not
+# change the key of every stored run. A new Config field belongs here.
+ADDED_CONFIG_FIELDS = ("topk_active", "topk_eval", "active_batch", "fast_path")
+
+
+def keyed_config(config):
+    """The part of a run's config that its key hashes: all of it but added fields at their default."""
+    if not config:
+        return config
+    from ..config import Config
+    defaults = Config()
+    return {k: v for k, v in config.items()
+            if not (k in ADDED_CONFIG_FIELDS and v == getattr(defaults, k))}
 
 
 @dataclass
@@ -30,7 +45,8 @@ class RunSpec:
 
     @property
     def key(self):
-        blob = json.dumps({"format": KEY_FORMAT, "kind": self.kind, "config": self.config,
+        blob = json.dumps({"format": KEY_FORMAT, "kind": self.kind,
+                           "config": keyed_config(self.config),
                            "params": self.params}, sort_keys=True, default=_json_default)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -30,6 +30,7 @@ VARIANTS = {v.key: v for v in (
     Variant("alsh-approx_S", "ALSH-APPROX", "alsh-approx", 1),
     Variant("mc-approx_M", "MC-APPROX_M", "mc-approx", 20),
     Variant("mc-approx_S", "MC-APPROX_S", "mc-approx", 1, lr=1e-4),
+    Variant("topk_S", "TOPK (not in the paper)", "topk", 1),
 )}
 
 # The grids of the paper's tables and figures (variant keys, in the paper's column order).

@@ -5,6 +5,7 @@ from .alsh import AlshApprox
 from .base import Standard
 from .dropout import Dropout
 from .mc import McApprox
+from .topk import Topk
 
 STRATEGIES = {
     "standard": Standard,
@@ -12,6 +13,7 @@ STRATEGIES = {
     "adaptive-dropout": AdaptiveDropout,
     "alsh-approx": AlshApprox,
     "mc-approx": McApprox,
+    "topk": Topk,   # not in the paper
 }
 
 
