@@ -25,7 +25,7 @@ MODULES = ("update", "active_forward", "active_backward", "active_weight_grad", 
            "active_batch", "active_batch_lsh", "active_batch_adam",
            "crs_norms", "crs_sampling", "crs_product",
            "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select",
-           "topk", "topk_update")
+           "topk", "topk_update", "fused_topk")
 
 def _batch_n(batch_size):
     """A batch-N run (batch_size > 1), or one whose batch size is not given."""
@@ -68,6 +68,7 @@ NEEDS = (
     ("standard", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
     ("dropout", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
     ("alsh-approx", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
+    ("topk", "fused_topk", {"batch_size": 1, "fast_path": "auto"}),   # TOPK's chunk (fastpath.py)
 )
 
 # Seconds to compile each module from scratch on this project's 2-core machine: `kernels.warmup()` with
