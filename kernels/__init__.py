@@ -83,7 +83,10 @@ COLD_SECONDS = {"update": 6, "active_forward": 14, "active_backward": 7, "active
                 "fused_step": 30,
                 # measured 12.6, 6.5 and 2.3 s at load 9-11, where the modules above took 2.6x their
                 # figure here (update 16.2, active_forward 40.7 s), so scaled by 1 / 2.6
-                "active_batch": 5, "active_batch_lsh": 3, "active_batch_adam": 1}
+                "active_batch": 5, "active_batch_lsh": 3, "active_batch_adam": 1,
+                # 33.5 s from an empty cache (its topk, topk_update and loss callees included), 6 s
+                # with those compiled, load average 1.9
+                "fused_topk": 33}
 
 
 def needed(method, **settings):
