@@ -303,7 +303,6 @@ class Runner:
         if self.method != KS.STANDARD:
             strategy.seen += n
 
-
     def _account_topk(self, ts, n):
         """TOPK's entries as strategies/topk.py and optim_block.update_block record them per step
         (k is fixed per layer, J varies: the same bilinear sums)."""
