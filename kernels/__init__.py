@@ -25,7 +25,7 @@ MODULES = ("update", "active_forward", "active_backward", "active_weight_grad", 
            "active_batch", "active_batch_lsh", "active_batch_adam",
            "crs_norms", "crs_sampling", "crs_product",
            "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select",
-           "topk", "topk_update")
+           "topk", "topk_update", "fused_topk")
 
 def _batch_n(batch_size):
     """A batch-N run (batch_size > 1), or one whose batch size is not given."""
@@ -68,6 +68,7 @@ NEEDS = (
     ("standard", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
     ("dropout", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
     ("alsh-approx", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
+    ("topk", "fused_topk", {"batch_size": 1, "fast_path": "auto"}),   # TOPK's chunk (fastpath.py)
 )
 
 # Seconds to compile each module from scratch on this project's 2-core machine: `kernels.warmup()` with
@@ -82,7 +83,10 @@ COLD_SECONDS = {"update": 6, "active_forward": 14, "active_backward": 7, "active
                 "fused_step": 30,
                 # measured 12.6, 6.5 and 2.3 s at load 9-11, where the modules above took 2.6x their
                 # figure here (update 16.2, active_forward 40.7 s), so scaled by 1 / 2.6
-                "active_batch": 5, "active_batch_lsh": 3, "active_batch_adam": 1}
+                "active_batch": 5, "active_batch_lsh": 3, "active_batch_adam": 1,
+                # 33.5 s from an empty cache (its topk, topk_update and loss callees included), 6 s
+                # with those compiled, load average 1.9
+                "fused_topk": 33}
 
 
 def needed(method, **settings):

@@ -6,7 +6,9 @@ has no fast path, it gets None and every step runs the reference. `why_not(ts, c
 
 Which configurations have one (METHODS is the list a strategy must be on):
     method      STANDARD, DROPOUT, ALSH-APPROX with the edbt selection policy and signed random
-                projections (its defaults); ADAPTIVE-DROPOUT and MC-APPROX run the reference path
+                projections (its defaults), TOPK (its own chunk, kernels/fused_topk.py: input-major
+                blocks, lazy block state; dispatched in Runner.run); ADAPTIVE-DROPOUT and MC-APPROX
+                run the reference path
     batch       1
     optimiser   SGD (with or without momentum), Adam (lazy per-row or dense state), Adagrad
     activation  ReLU; classes <= 128 (the loss's pairwise sum is one NumPy block)
@@ -14,8 +16,8 @@ Which configurations have one (METHODS is the list a strategy must be on):
 Equal to the reference (tests/test_fastpath.py): the chunk draws the step's uniforms from the run's
 generator in the reference's order (`rng.random(n * H)` = n calls of `rng.random(D_l)` per hidden
 layer, for PCG64), calls the same kernels on the same numbers and updates the same rows. float64
-DROPOUT and ALSH-APPROX runs are bit-identical (parameters, optimiser state, losses, ledger, ALSH's
-tables and pool); float32 agree to
+DROPOUT, ALSH-APPROX and TOPK runs are bit-identical (parameters, optimiser state, losses, ledger,
+ALSH's tables and pool, TOPK's per-unit Adam counts); float32 agree to
 rounding (NumPy's SIMD float32 exp/log in the loss differ from libm's in the last bit); STANDARD
 agrees to rounding (the reference's dense products are BLAS calls).
 
@@ -38,7 +40,10 @@ import numpy as np
 from kernels import active_backward as KB
 from kernels import active_forward as KF
 from kernels import fused_step as KS
+from kernels import fused_topk as KFT
 from kernels import lsh
+from kernels import topk as KT
+from kernels import topk_update as KTU
 from kernels import update as KU
 from kernels.cost import Cost, matmul_cost
 
@@ -46,7 +51,8 @@ from .optim import lr_factor
 from .strategies.base import StepContext
 
 CHUNK = 500           # steps per compiled call: the progress bar and Ctrl-C are served between
-METHODS = {"standard": KS.STANDARD, "dropout": KS.DROPOUT, "alsh-approx": KS.ALSH}
+METHODS = {"standard": KS.STANDARD, "dropout": KS.DROPOUT, "alsh-approx": KS.ALSH,
+           "topk": KFT.TOPK}
 OPTIMIZERS = {"sgd": KS.SGD, "adam": KS.ADAM, "adagrad": KS.ADAGRAD}
 MAX_CLASSES = 128
 
@@ -98,7 +104,9 @@ class Runner:
         self.dtype = ts.params[0].W.dtype
         self.sparse_state = bool(ts.optimizer.sparse_state)
         self.L = len(ts.params)
-        self.ws = KS.make_workspace([p.W for p in ts.params], self.dtype)
+        self.ws = (KFT.make_workspace([p.W.shape for p in ts.params], self.dtype)
+                   if self.method == KFT.TOPK else
+                   KS.make_workspace([p.W for p in ts.params], self.dtype))
         self.counts = np.zeros((self.L, KS.N_COUNTS), np.int64)
         self.loss_sum = np.zeros(1)
         self.hidden = sum(p.W.shape[0] for p in ts.params[:-1]) if self.method == KS.DROPOUT else 0
@@ -106,6 +114,8 @@ class Runner:
         self.p = float(getattr(strategy, "p", 1.0))
         self.scale = self.dtype.type(getattr(strategy, "scale", 1.0))
         self.pow1 = self.pow2 = np.ones(1)
+        # TOPK: kept units per layer (the output layer keeps all C)
+        self.ks = np.array([*getattr(strategy, "k", [])[:-1], ts.params[-1].W.shape[0]], np.int64)
         self._bound = None
         self._X = self._Xc = None
         self.pool_need = 0
@@ -148,10 +158,17 @@ class Runner:
                 self.lsh = KS.lsh_args(layers, lsh.query_constant(ix.t), ix.t.m, ix.n_bits,
                                        ix.proj.L, st.param, self.dtype)
                 self.pool_need = sum((ix.proj.L + 5) * tau for tau in st.param)
-            self.lists = dict(
-                Ws=KS.as_list(Ws), bs=KS.as_list(bs), bs2=KS.as_list(b[:, None] for b in bs),
-                S1=KS.as_list(S1), S2=KS.as_list(S2), S1b=KS.as_list(b.reshape(-1, 1) for b in S1b),
-                S2b=KS.as_list(b.reshape(-1, 1) for b in S2b), trows=KS.as_list(trows))
+            if self.method == KFT.TOPK:      # input-major: W.T and its state's .T, C-contiguous
+                self.lists = dict(WTs=KS.as_list(W.T for W in Ws), bs=KS.as_list(bs),
+                                  S1=KS.as_list(a.T for a in S1), S2=KS.as_list(a.T for a in S2),
+                                  S1b=KS.as_list(S1b), S2b=KS.as_list(S2b),
+                                  trows=KS.as_list(trows))
+            else:
+                self.lists = dict(
+                    Ws=KS.as_list(Ws), bs=KS.as_list(bs), bs2=KS.as_list(b[:, None] for b in bs),
+                    S1=KS.as_list(S1), S2=KS.as_list(S2),
+                    S1b=KS.as_list(b.reshape(-1, 1) for b in S1b),
+                    S2b=KS.as_list(b.reshape(-1, 1) for b in S2b), trows=KS.as_list(trows))
             self._bound = key
             self._keep = (Ws, bs, S1, S2, S1b, S2b, trows)   # the lists view these arrays
 
@@ -188,7 +205,7 @@ class Runner:
             for s in range(n):
                 t = opt.t + s + 1
                 adam_dense[s] = (lrs[s] / (1 - cfg.beta1 ** t), 1 / np.sqrt(1 - cfg.beta2 ** t))
-        if self.opt == KS.ADAM and self.sparse_state:
+        if self.opt == KS.ADAM and self.sparse_state and self.method != KFT.TOPK:
             self._pow_tables(ts, n)
         rng_state = ts.rng.bit_generator.state
         u = ts.rng.random(n * self.hidden).reshape(n, self.hidden)
@@ -203,13 +220,19 @@ class Runner:
             self._pool_next[1:] = pool.rng.random(len(pool.u))   # the next refill, if one comes
             pool = (pool.u, pool.cursor, self._pool_next)
         with ts.ledger.phase("fused"):
-            done = KS.fused_chunk(
-                self.method, self.opt, self.sparse_state, self._inputs(X), y, order, u, lrs,
-                adam_dense, self.pow1, self.pow2, self.lsh, *pool, self.pool_need, p=self.p,
-                scale=self.scale, mu=dt(cfg.momentum), b1=dt(cfg.beta1), b2=dt(cfg.beta2),
-                c1=dt(1 - cfg.beta1), c2=dt(1 - cfg.beta2),   # 1 - beta in float64, rounded once
-                eps=dt(cfg.eps), counts=self.counts, loss_sum=self.loss_sum, **self.lists,
-                **self.ws)
+            if self.method == KFT.TOPK:      # TOPK's own chunk: input-major blocks, lazy block state
+                done = KFT.fused_topk_chunk(
+                    self.opt, self._inputs(X), y, order, lrs, self.ks, mu=float(cfg.momentum),
+                    b1=float(cfg.beta1), b2=float(cfg.beta2), eps=float(cfg.eps),
+                    counts=self.counts, loss_sum=self.loss_sum, **self.lists, **self.ws)
+            else:
+                done = KS.fused_chunk(
+                    self.method, self.opt, self.sparse_state, self._inputs(X), y, order, u, lrs,
+                    adam_dense, self.pow1, self.pow2, self.lsh, *pool, self.pool_need, p=self.p,
+                    scale=self.scale, mu=dt(cfg.momentum), b1=dt(cfg.beta1), b2=dt(cfg.beta2),
+                    c1=dt(1 - cfg.beta1), c2=dt(1 - cfg.beta2),   # 1 - beta in float64, rounded once
+                    eps=dt(cfg.eps), counts=self.counts, loss_sum=self.loss_sum, **self.lists,
+                    **self.ws)
         if pool_rng is not None and self._pool_next[0] == 0:   # the refill was not needed
             ts.strategy.pool.rng.bit_generator.state = pool_rng
         if done < n:     # a step not taken: give back its uniforms and those after it
@@ -228,6 +251,8 @@ class Runner:
 
     # --- what the reference would have recorded
     def _account(self, ts, n):
+        if self.method == KFT.TOPK:
+            return self._account_topk(ts, n)
         ledger, strategy = ts.ledger, ts.strategy
         ledger.samples += n
         isz = self.dtype.itemsize
@@ -277,6 +302,30 @@ class Runner:
                        c.bytes_written + (n - 1) * c0.bytes_written)
         if self.method != KS.STANDARD:
             strategy.seen += n
+
+    def _account_topk(self, ts, n):
+        """TOPK's entries as strategies/topk.py and optim_block.update_block record them per step
+        (k is fixed per layer, J varies: the same bilinear sums)."""
+        ledger, strategy = ts.ledger, ts.strategy
+        ledger.samples += n
+        isz, n_state = self.dtype.itemsize, ts.optimizer.n_state
+        for l, p in enumerate(ts.params):
+            d_out = p.W.shape[0]
+            sk, sj, skj = (int(v) for v in self.counts[l, :3])
+
+            def add(phase, cost):
+                ledger.add(l, phase, *bilinear_sum(cost, n, sk, sj, skj))
+            add("forward", lambda K, J: KT.score_cost(J, d_out, isz))           # z = x_J WT[J] + b
+            if l < self.L - 1:
+                k = int(self.ks[l])
+                add("overhead", lambda K, J: KT.select_cost(d_out, k, isz))
+                strategy.kept[l] += sk
+            if l > 0:                                                          # dx_J = WT[J, S] dz
+                add("backward-input", lambda K, J: KT.block_backward_input_cost(J, K, isz))
+            add("backward-weight", lambda K, J: Cost(J * K, 0, 0))
+            add("update", lambda K, J: Cost((J + 1) * K, *KTU.block_update_cost(
+                J + 1, K, 1, isz, n_state)[1:]))
+        strategy.seen += n
 
 
 # --- ALSH-APPROX: where a chunk must end, and its per-step bookkeeping
