@@ -29,7 +29,7 @@ from .types import Experiment, Plan
 from .runstore import RunSpec, load_result, run_folder
 from .variants import VARIANTS, train_run, variants
 
-MEASURED = ("alsh-approx_S", "dropout_S", "adaptive-dropout_S", "mc-approx_M")
+MEASURED = ("alsh-approx_S", "dropout_S", "adaptive-dropout_S", "mc-approx_M", "topk_S")  # TOPK: not in the paper
 
 
 def theorem72(c, k):

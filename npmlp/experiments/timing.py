@@ -161,7 +161,8 @@ def _method_times(v, eps, dataset):
         if eps and ph in pv:
             ours = float(np.mean([per_55k(e, ph) for e in eps]))
             parts.append(f"{ph} {ours:.1f} s vs {pv[ph][0]:g} s (x{ours / pv[ph][0]:.2f})")
-    text = "; ".join(parts) if parts else "not measured here"
+    text = ("; ".join(parts) if parts else paper.NOT_IN_PAPER_TEXT[:-1].lower()
+            if VARIANTS[v].method in paper.NOT_IN_PAPER else "not measured here")
     theirs = "paper" if dataset == paper.TIMED_DATASET else f"paper ({paper.TIMED_DATASET})"
     return f"**{VARIANTS[v].label}.** Per 55,000 samples, ours vs {theirs}: {text}.\n"
 
