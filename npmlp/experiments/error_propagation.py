@@ -172,7 +172,8 @@ def _write(ctx, a, folder):
                "The theorem assumes linear activations and the same c at every node; a ReLU network "
                "has neither. DROPOUT rescales its kept units by 1/p, so its estimate is unbiased and "
                "its ratio measures noise, which stays near 1 instead of compounding; MC-APPROX "
-               "samples no forward product, so its ratios are 0.\n")
+               "samples no forward product, so its ratios are 0. TOPK (not in the paper) is an unrescaled "
+               "active set too, the exact top 5% of each layer's units.\n")
     return "\n".join(out)
 
 
