@@ -67,7 +67,7 @@ def _write_depth(ctx, a, folder):
         for v in a["variants"]:
             comps = [(f"{k} hidden", acc.get(v, {}).get(str(k)), paper.FIG7_POINTS.get((v, k)))
                      for k in a["depths"]]
-            out.append(R.agreement(VARIANTS[v].label, comps, 2.0))
+            out.append(R.agreement(VARIANTS[v].label, comps, 2.0, method=VARIANTS[v].method))
     out.extend(R.reasons_once([(VARIANTS[v].label, VARIANTS[v].method) for v in a["variants"]],
                               paper.ACCURACY_DIFFERENCES))
     return "\n".join(out)
@@ -146,7 +146,7 @@ def _write_table2(ctx, a, folder):
     out.append(R.scale_caveat(ctx.profile))
     for v in cols:
         comps = [(d, a["test_accuracy"].get(d, {}).get(v), paper.table2(d, v)) for d in a["datasets"]]
-        out.append(R.agreement(VARIANTS[v].label, comps, 2.0))
+        out.append(R.agreement(VARIANTS[v].label, comps, 2.0, method=VARIANTS[v].method))
     out.extend(R.reasons_once([(VARIANTS[v].label, VARIANTS[v].method) for v in cols],
                               paper.ACCURACY_DIFFERENCES))
     return "\n".join(out)

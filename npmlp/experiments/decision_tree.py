@@ -10,7 +10,8 @@ timing runs' seconds per epoch:
     recommended: the fastest method with time ratio < 1 and accuracy gap >= -TOLERANCE;
                  none: STANDARD (no sampling method pays off there: the paper's "open problem").
 The paper's SGD branch also asks whether many CPU cores are available (ALSH-APPROX's parallelism);
-every run here is single-threaded, so our tree answers for one core.
+every run here is single-threaded, so our tree answers for one core. TOPK (not in the paper) is a
+batch-1 candidate beside the paper's; the paper's tree has no branch for it.
 """
 import numpy as np
 
@@ -24,9 +25,9 @@ from .variants import VARIANTS
 TOLERANCE = 1.0   # accuracy points a method may lose against STANDARD and still count as "nearly"
 SETTINGS = (("mini-batch (20)", "standard_M", ("mc-approx_M",), lambda k: True),
             ("SGD, <= 4 hidden layers", "standard_S",
-             ("alsh-approx_S", "dropout_S", "adaptive-dropout_S"), lambda k: k <= 4),
+             ("alsh-approx_S", "dropout_S", "adaptive-dropout_S", "topk_S"), lambda k: k <= 4),
             ("SGD, > 4 hidden layers", "standard_S",
-             ("alsh-approx_S", "dropout_S", "adaptive-dropout_S"), lambda k: k > 4))
+             ("alsh-approx_S", "dropout_S", "adaptive-dropout_S", "topk_S"), lambda k: k > 4))
 
 
 def _plan(ctx):

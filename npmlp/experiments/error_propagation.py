@@ -29,7 +29,7 @@ from .types import Experiment, Plan
 from .runstore import RunSpec, load_result, run_folder
 from .variants import VARIANTS, train_run, variants
 
-MEASURED = ("alsh-approx_S", "dropout_S", "adaptive-dropout_S", "mc-approx_M")
+MEASURED = ("alsh-approx_S", "dropout_S", "adaptive-dropout_S", "mc-approx_M", "topk_S")  # TOPK: not in the paper
 
 
 def theorem72(c, k):
@@ -172,7 +172,8 @@ def _write(ctx, a, folder):
                "The theorem assumes linear activations and the same c at every node; a ReLU network "
                "has neither. DROPOUT rescales its kept units by 1/p, so its estimate is unbiased and "
                "its ratio measures noise, which stays near 1 instead of compounding; MC-APPROX "
-               "samples no forward product, so its ratios are 0.\n")
+               "samples no forward product, so its ratios are 0. TOPK (not in the paper) is an unrescaled "
+               "active set too, the exact top 5% of each layer's units.\n")
     return "\n".join(out)
 
 

@@ -6,6 +6,10 @@ times seconds per epoch as (mean, std). Figures without printed values are cited
 values their text states. Keys are variant keys (variants.py) and dataset names (npmlp.data).
 """
 
+# Methods of npmlp the paper does not have (variants.py): no published number, no reason to differ.
+NOT_IN_PAPER = ("topk",)
+NOT_IN_PAPER_TEXT = "Not in the paper: no published number to compare with."
+
 # EDBT Table 2 (= TR Table 3): test accuracy (%), 3 hidden layers x 1000, 50 epochs.
 TABLE2_COLUMNS = ("alsh-approx_S", "mc-approx_M", "mc-approx_S", "dropout_S", "adaptive-dropout_S",
                   "standard_S")

@@ -14,7 +14,7 @@ from .types import Experiment, Plan
 from .variants import VARIANTS
 
 CONFUSION_ROWS = ("standard_S", "dropout_S", "adaptive-dropout_S", "alsh-approx_S", "mc-approx_M")
-COLLAPSE_ROWS = ("alsh-approx_S", "dropout_S")
+COLLAPSE_ROWS = ("alsh-approx_S", "dropout_S", "topk_S")   # TOPK: not in the paper
 
 
 def _subset_plan(ctx, keep):

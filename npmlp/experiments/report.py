@@ -128,11 +128,14 @@ def _anchor(exp):
     return "".join(keep).replace(" ", "-")
 
 
-def agreement(label, comparisons, tolerance, unit="points"):
+def agreement(label, comparisons, tolerance, unit="points", method=None):
     """One paragraph for a variant: where our numbers agree with the paper's and where they differ.
 
     comparisons: [(what, ours, paper)]; agreement means |ours - paper| <= tolerance. Why they differ
     is said once per method, by reasons_once(), not in every variant's paragraph."""
+    from .paper import NOT_IN_PAPER, NOT_IN_PAPER_TEXT
+    if method in NOT_IN_PAPER:
+        return f"**{label}.** {NOT_IN_PAPER_TEXT}\n"
     pairs = [(w, o, p) for w, o, p in comparisons if o is not None and p is not None]
     agree = [f"{w} ({o:.2f} vs {p:.2f})" for w, o, p in pairs if abs(o - p) <= tolerance]
     differ = [f"{w} ({o:.2f} vs {p:.2f}, {o - p:+.2f})" for w, o, p in pairs if abs(o - p) > tolerance]

@@ -79,8 +79,9 @@ def _table(cells, variants, paper_table, title):
             rows.append([VARIANTS[v].label] + [None] * 7)
             continue
         pv = paper_table.get(v, {})
-        fmt = [R.mean_std([e[k] for e in eps]) for k in ("total", "forward", "backward", "update",
-                                                          "overhead")]
+        fused = any(e["fused"] > 0 for e in eps)   # the fast path's compiled step: no phase split
+        fmt = [R.mean_std([e[k] for e in eps]) if k == "total" or not fused else "fused"
+               for k in ("total", "forward", "backward", "update", "overhead")]
         ext = R.mean_std([per_55k(e, "total") for e in eps], 1)
         pp = " / ".join("–" if k not in pv else f"{pv[k][0]:g}" for k in ("total", "forward",
                                                                            "backward"))
@@ -88,7 +89,12 @@ def _table(cells, variants, paper_table, title):
     n = int(cells[next(iter(cells))]["epochs"][0]["samples"]) if cells else 0
     head = [title, f"total (s, {n} samples)", "forward", "backward", "update", "overhead",
             "total per 55,000 samples (extrapolated)", "paper total / feedforward / backprop"]
-    return R.md_table(head, rows)
+    table = R.md_table(head, rows)
+    if any(e["fused"] > 0 for v in variants for e in cells.get(v, {}).get("epochs", [])):
+        table += ("\n'fused': the run took the batch-1 fast path (npmlp/fastpath.py), one compiled "
+                  "step per sample with no split into phases; its total is comparable, its phases "
+                  "are not measured.\n")
+    return table
 
 
 def _write_time(ctx, a, folder):
@@ -161,6 +167,8 @@ def _method_times(v, eps, dataset):
         if eps and ph in pv:
             ours = float(np.mean([per_55k(e, ph) for e in eps]))
             parts.append(f"{ph} {ours:.1f} s vs {pv[ph][0]:g} s (x{ours / pv[ph][0]:.2f})")
+    if VARIANTS[v].method in paper.NOT_IN_PAPER:
+        return f"**{VARIANTS[v].label}.** {paper.NOT_IN_PAPER_TEXT}\n"
     text = "; ".join(parts) if parts else "not measured here"
     theirs = "paper" if dataset == paper.TIMED_DATASET else f"paper ({paper.TIMED_DATASET})"
     return f"**{VARIANTS[v].label}.** Per 55,000 samples, ours vs {theirs}: {text}.\n"

@@ -33,14 +33,15 @@ VARIANTS = {v.key: v for v in (
     Variant("topk_S", "TOPK (not in the paper)", "topk", 1),
 )}
 
-# The grids of the paper's tables and figures (variant keys, in the paper's column order).
+# The grids of the paper's tables and figures (variant keys, in the paper's column order), each with
+# TOPK (batch 1, not in the paper) appended last.
 TABLE2 = ("alsh-approx_S", "mc-approx_M", "mc-approx_S", "dropout_S", "adaptive-dropout_S",
-          "standard_S")
-TABLE3 = ("alsh-approx_S", "mc-approx_S", "dropout_S", "adaptive-dropout_S", "standard_S")
+          "standard_S", "topk_S")
+TABLE3 = ("alsh-approx_S", "mc-approx_S", "dropout_S", "adaptive-dropout_S", "standard_S", "topk_S")
 TABLE4 = ("mc-approx_M", "dropout_M", "adaptive-dropout_M", "standard_M")
 # Depth sweeps (Figs. 3, 4-8, 13): the paper's rows of Fig. 3 plus both STANDARD settings of Fig. 8.
 DEPTH_GRID = ("standard_S", "dropout_S", "adaptive-dropout_S", "alsh-approx_S", "standard_M",
-              "mc-approx_M")
+              "mc-approx_M", "topk_S")
 
 
 def variants(keys):
