@@ -2,6 +2,7 @@
 
     update.py                       fused optimiser updates over rows (SGD, Adam, Adagrad)
     fused_step.py                   a whole batch-1 step, a chunk of steps per call (npmlp/fastpath.py)
+    fused_loss.py                   one sample's log-softmax + NLL in NumPy's summation order (both chunks)
     active_forward/backward/weight_grad.py   products restricted to active units (ALSH, dropout)
     active_batch.py                 the same at batch N with a ragged set per sample (CSR)
     active_batch_lsh.py             ALSH-APPROX's batch-N hashing and selection in one call

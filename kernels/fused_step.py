@@ -34,6 +34,7 @@ from numba import typed
 
 from . import active_backward as KB
 from . import active_forward as KF
+from . import fused_loss as FL
 from . import lsh_hash as LH
 from . import lsh_select as LS
 from . import update as KU
@@ -114,66 +115,7 @@ def no_lsh(dtype):
     return lsh_args([], 0.0, 0, 1, 1, [0], dtype)
 
 
-def adam_backward_fused_reference(W, m, v, g, a, step, corr, b1, b2, c1, c2, eps, dx):
-    """Exact batch-1 layer with dense Adam: dx = g @ W (old W, Eq. 1), then Adam on every row with
-    the gradient outer(g, a) (kernels/update.py:adam_ref)."""
-    dx[:] = g @ W
-    grad = np.outer(g, a)
-    m[:] = b1 * m + c1 * grad            # c1 = 1 - b1
-    v[:] = b2 * v + c2 * grad * grad     # c2 = 1 - b2
-    W -= step[:, None] * m / (np.sqrt(v) * corr[:, None] + eps)
-
-
 # ------------------------------------------------------------------ helpers
-
-@jit(reassoc=False)   # the loss must sum in NumPy's order: the same bits
-def numpy_sum(a):
-    """a.sum() as NumPy reduces a contiguous row (len(a) <= 128, one block): below 8 elements a
-    plain loop; else 8 accumulators, a tree, then the tail. Same order, same rounding (tested)."""
-    n = a.shape[0]
-    if n < 8:
-        res = a.dtype.type(0)
-        for i in range(n):
-            res += a[i]
-        return res
-    r0, r1, r2, r3, r4, r5, r6, r7 = a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]
-    i = 8
-    while i < n - (n % 8):
-        r0 += a[i]
-        r1 += a[i + 1]
-        r2 += a[i + 2]
-        r3 += a[i + 3]
-        r4 += a[i + 4]
-        r5 += a[i + 5]
-        r6 += a[i + 6]
-        r7 += a[i + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[i]
-        i += 1
-    return res
-
-
-@jit(reassoc=False)   # the loss must sum in NumPy's order: the same bits
-def _log_softmax_nll(z, y, work, dz):
-    """losses.log_softmax_nll for one sample: returns the loss, writes dL/dz into dz (C,)."""
-    C = z.shape[0]
-    mx = z[0]
-    for c in range(1, C):
-        if z[c] > mx or np.isnan(z[c]):
-            mx = z[c]
-    for c in range(C):
-        work[c] = np.exp(z[c] - mx)
-    lse = np.log(numpy_sum(work[:C]))
-    for c in range(C):
-        dz[c] = (z[c] - mx) - lse                        # log p_c
-    loss = -dz[y]
-    for c in range(C):
-        dz[c] = np.exp(dz[c])                            # softmax
-    dz[y] -= dz.dtype.type(1)
-    return loss
-
 
 @jit
 def _select(method, l, u, off, p, W, idx, x, xv, xi32, J, lsh, pool_u, cursor, pool_next):
@@ -234,29 +176,6 @@ def _update(opt, W, b, S1, S2, S1b, S2b, G, A, db, visit, pos, step, corr, lr, m
         if weights:
             KU.adagrad_factored(W, S1, G, A, visit, pos, lr, eps, scratch)
         KU.adagrad_materialized(b, S1b, db, visit, pos, lr, eps)
-
-
-@jit(reassoc=False)   # Adam's moments as written, like kernels/update.py:_adam_row
-def adam_backward_fused(W, m, v, g, a, step, corr, b1, b2, c1, c2, eps, dx):
-    """One pass over W, m, v for an exact batch-1 Adam layer: each row contributes to the input
-    gradient with its old values and is then updated, as sgd_backward_fused does for SGD. Apart it
-    is a GEMV over W and then Adam's pass (read W, m, v, write them: 6 streams); fused, the GEMV's
-    read of W is gone, so a step streams 11.2 MB 7 times (with the forward pass) instead of 8. The
-    update's arithmetic is _adam_row's, element for element; dx is summed row by row (its rounding
-    differs from the 4-row kernel's)."""
-    dx[:] = 0
-    for r in range(W.shape[0]):
-        gr = g[r]
-        st, co = step[r], corr[r]
-        for j in range(W.shape[1]):
-            w = W[r, j]
-            dx[j] += gr * w                              # Eq. 1: W delta, with the old W
-            gj = gr * a[j]                               # Eq. 1: ∇W = a^{k-1} delta^k
-            mj = b1 * m[r, j] + c1 * gj
-            vj = b2 * v[r, j] + c2 * gj * gj
-            m[r, j] = mj
-            v[r, j] = vj
-            W[r, j] = w - st * mj / (np.sqrt(vj) * co + eps)
 
 
 # ------------------------------------------------------------------ the chunk kernel
@@ -333,7 +252,7 @@ def fused_chunk(method, opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow1
                 ni[0] = Jn
         # ---------------- loss (always exact)
         C = Ws[L - 1].shape[0]
-        loss = _log_softmax_nll(zs[L - 1][:C], Y[i], work, dzs[L - 1][:C])
+        loss = FL.log_softmax_nll_1(zs[L - 1][:C], Y[i], work, dzs[L - 1][:C])
         if not np.isfinite(loss):
             for l in range(L - 1):
                 _clear(acts[l], idxs[l], Ks[l])
@@ -384,7 +303,7 @@ def fused_chunk(method, opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow1
                     KU.sgd_backward_fused(W, dz[:K], x, dt(lr), dx)
                     applied = True
                 elif method == STANDARD and opt == ADAM:
-                    adam_backward_fused(W, S1[l], S2[l], dz[:K], x, steps[l], corrs[l], b1, b2,
+                    KU.adam_backward_fused(W, S1[l], S2[l], dz[:K], x, steps[l], corrs[l], b1, b2,
                                         c1, c2, eps, dx)
                     applied = True
                 elif method == STANDARD:

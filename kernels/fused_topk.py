@@ -18,7 +18,7 @@ The output layer keeps every unit and is scored the same way (its input is spars
 
 The arithmetic is not re-implemented: scoring, selection, block input gradient and block updates
 call kernels/topk.py and kernels/topk_update.py, the kernels the reference path calls, on the same
-numbers; the loss is fused_step._log_softmax_nll (NumPy's summation order). What the reference does
+numbers; the loss is fused_loss.log_softmax_nll_1 (NumPy's summation order). What the reference does
 in NumPy (ReLU, the gather of z_S, the scatter of dx) is written to do the same IEEE operations, so
 float64 runs are bit-identical (tests/test_fastpath.py). Updating layer l right after its own
 backward equals the reference's update after the whole backward pass: no layer's backward reads
@@ -33,7 +33,8 @@ from numba import typed
 from . import topk as KT
 from . import topk_update as KTU
 from ._jit import jit, register_warmup
-from .fused_step import ADAGRAD, ADAM, CNT_J, CNT_K, CNT_KJ, N_COUNTS, SGD, _log_softmax_nll
+from .fused_loss import log_softmax_nll_1
+from .fused_step import ADAGRAD, ADAM, CNT_J, CNT_K, CNT_KJ, N_COUNTS, SGD
 
 TOPK = 3          # fastpath.METHODS' code for TOPK (after fused_step's STANDARD, DROPOUT, ALSH)
 
@@ -128,7 +129,7 @@ def fused_topk_chunk(opt, X, Y, order, lrs, ks, WTs, bs, S1, S2, S1b, S2b, trows
             Js[l + 1] = Jn
         # ---------------- loss (always exact)
         C = ks[L - 1]
-        loss = _log_softmax_nll(zs[L - 1][:C], Y[i], work, dzs[L - 1][:C])
+        loss = log_softmax_nll_1(zs[L - 1][:C], Y[i], work, dzs[L - 1][:C])
         if not np.isfinite(loss):
             return s
         loss_sum[0] += np.float64(loss)

@@ -289,7 +289,7 @@ class Runner:
                 continue
             if l > 0:
                 if self.method == KS.STANDARD and self.opt == KS.ADAM:
-                    # kernels/fused_step.py:adam_backward_fused: W is read by the update's pass
+                    # kernels/update.py:adam_backward_fused: W is read by the update's pass
                     add("backward-input", lambda K, J: Cost(d_out * d_in, d_out * isz, d_in * isz))
                 elif self.method == KS.STANDARD:
                     add("backward-input", lambda K, J: matmul_cost(1, d_out, d_in, isz))

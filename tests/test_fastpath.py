@@ -11,7 +11,9 @@ import signal
 import numpy as np
 import pytest
 
+from kernels import fused_loss as FL
 from kernels import fused_step as KS
+from kernels import update as KU
 from npmlp import checkpoint, engine, fastpath
 from npmlp.config import Config
 from npmlp.errors import TrainingDiverged
@@ -69,7 +71,19 @@ def test_loss_sum_follows_numpys_summation_order(dtype):
     for n in range(1, fastpath.MAX_CLASSES + 1):
         for _ in range(20):
             a = (rng.standard_normal((1, n)) * rng.exponential(5)).astype(dtype)
-            assert KS.numpy_sum(a[0]) == a.sum(axis=1, keepdims=True)[0, 0], n
+            assert FL.numpy_sum(a[0]) == a.sum(axis=1, keepdims=True)[0, 0], n
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_sample_loss_equals_its_numpy_reference(dtype):
+    rng = np.random.default_rng(4)
+    z = (rng.standard_normal(10) * 3).astype(dtype)
+    work, dz = np.empty(10, dtype), np.empty(10, dtype)
+    loss = FL.log_softmax_nll_1(z, 7, work, dz)
+    want_loss, want_dz = FL.log_softmax_nll_1_reference(z.astype(np.float64), 7)
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(loss, want_loss, rtol=tol)
+    np.testing.assert_allclose(dz, want_dz, rtol=tol, atol=tol)
 
 
 def test_kernel_equals_its_numpy_reference():
@@ -168,10 +182,10 @@ def test_adam_backward_fused_equals_its_reference():
     g, a = rng.standard_normal(7), rng.standard_normal(9)
     step, corr = rng.random(7) * 1e-2, 1 + rng.random(7)
     ref = [W.copy(), m.copy(), v.copy(), np.empty(9)]
-    KS.adam_backward_fused_reference(*ref[:3], g, a, step, corr, 0.9, 0.999, 1 - 0.9, 1 - 0.999, 1e-8,
+    KU.adam_backward_fused_reference(*ref[:3], g, a, step, corr, 0.9, 0.999, 1 - 0.9, 1 - 0.999, 1e-8,
                                      ref[3])
     dx = np.empty(9)
-    KS.adam_backward_fused(W, m, v, g, a, step, corr, 0.9, 0.999, 1 - 0.9, 1 - 0.999, 1e-8, dx)
+    KU.adam_backward_fused(W, m, v, g, a, step, corr, 0.9, 0.999, 1 - 0.9, 1 - 0.999, 1e-8, dx)
     for got, want in zip((W, m, v, dx), ref):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
 
