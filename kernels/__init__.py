@@ -22,7 +22,7 @@ import os
 
 from . import _jit
 
-MODULES = ("update", "active_forward", "active_backward", "active_weight_grad", "fused_step",
+MODULES = ("update", "active_forward", "active_backward", "active_weight_grad", "fused_loss", "fused_step",
            "active_batch", "active_batch_lsh", "active_batch_adam",
            "crs_norms", "crs_sampling", "crs_product",
            "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select",
@@ -66,6 +66,10 @@ NEEDS = (
     ("mc-approx", "crs_sampling", {}),
     ("mc-approx", "crs_product", {}),
     # the fused batch-1 step (npmlp/fastpath.py); it calls the active-set, update and LSH kernels
+    ("standard", "fused_loss", {"batch_size": 1, "fast_path": "auto"}),  # used by fused_step and
+    ("dropout", "fused_loss", {"batch_size": 1, "fast_path": "auto"}),   # fused_topk
+    ("alsh-approx", "fused_loss", {"batch_size": 1, "fast_path": "auto"}),
+    ("topk", "fused_loss", {"batch_size": 1, "fast_path": "auto"}),
     ("standard", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
     ("dropout", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
     ("alsh-approx", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
@@ -81,7 +85,7 @@ COLD_SECONDS = {"update": 6, "active_forward": 14, "active_backward": 7, "active
                 "lsh_hash": 3, "lsh_dwta": 5, "lsh_tables": 1, "lsh_select": 6,
                 # measured 74 s at load average 11 (first DROPOUT run after the merge); the other
                 # modules compiled ~2.5x faster on the quiet machine, hence ~30 s
-                "fused_step": 30,
+                "fused_step": 30, "fused_loss": 1,
                 # measured 12.6, 6.5 and 2.3 s at load 9-11, where the modules above took 2.6x their
                 # figure here (update 16.2, active_forward 40.7 s), so scaled by 1 / 2.6
                 "active_batch": 5, "active_batch_lsh": 3, "active_batch_adam": 1,

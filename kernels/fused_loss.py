@@ -6,7 +6,7 @@ Shape legend: z (C,) logits of one sample, y its label; work and dz (C,) caller-
 """
 import numpy as np
 
-from ._jit import jit
+from ._jit import jit, register_warmup
 
 # ------------------------------------------------------------------ plain-NumPy reference
 
@@ -69,3 +69,11 @@ def log_softmax_nll_1(z, y, work, dz):
         dz[c] = np.exp(dz[c])                            # softmax
     dz[y] -= dz.dtype.type(1)
     return loss
+
+
+@register_warmup
+def warmup():
+    """Compile the one-sample loss for float32 and float64."""
+    for dtype in (np.float32, np.float64):
+        z = np.zeros(3, dtype)
+        log_softmax_nll_1(z, 0, np.empty(3, dtype), np.empty(3, dtype))
