@@ -81,6 +81,9 @@ def test_the_process_pool_gives_the_in_process_results(tmp_path):
     pool = sweep.run_all(specs, str(tmp_path / "pool"), workers=2, progress=False)
     assert {k: outcome(r) for k, r in pool.items()} == {k: outcome(r) for k, r in here.items()}
     assert {r["run"]["pid"] for r in pool.values()} != {os.getpid()}   # ran in the workers
+    for r in pool.values():             # when it ran: the report names the days it mixes
+        assert r["run"]["started_utc"] <= r["run"]["finished_utc"]
+        assert len(r["run"]["finished_utc"]) == len("2026-12-01T13:46:00Z")
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::ResourceWarning",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from npmlp.experiments import __main__ as cli
-from npmlp.experiments import cache_tools, error_propagation, paper
+from npmlp.experiments import cache_tools, error_propagation, paper, timing
 from npmlp.experiments.decision_tree import decide
 from npmlp.experiments.profiles import get_profile
 from npmlp.experiments.readouts import prediction_spread
@@ -176,3 +176,14 @@ def test_scale_caveat_states_how_much_less_a_profile_trains():
     assert scale_caveat(get_profile("paper")) == ""
     assert "25x less" in scale_caveat(get_profile("short"))      # 2 x 55,000 vs 50 x 55,000
     assert "275x less" in scale_caveat(get_profile("quick"))     # 2 x 5,000
+
+
+def test_timing_runs_from_different_days_are_named_with_a_warning():
+    same = timing.when_where_line([("2026-12-01", "a")])
+    assert same == "Timing runs taken 2026-12-01 on a.\n"
+    mixed = timing.when_where_line([(None, "a"), ("2026-12-01", "b")])
+    assert "date not recorded on a, 2026-12-01 on b" in mixed and "not comparable" in mixed
+    assert timing.when_where_line([]) == ""
+    run = {"run": {"host": "b", "finished_utc": "2026-12-01T13:46:00Z"}}
+    assert timing._when_where(run) == ("2026-12-01", "b")
+    assert timing._when_where({"run": {"host": "a"}}) == (None, "a")

@@ -39,7 +39,8 @@ def _analyse(ctx, plan, results):
                 s = tim["per_epoch_55k_by_depth"].get(d, {}).get(v, {}).get(k)
                 if s is not None:
                     points.setdefault(d, {}).setdefault(k, {})[v] = {"seconds": s, "accuracy": a}
-    return {**plan.info, "points": points, "load_average": tim["load_average"]}
+    return {**plan.info, "points": points, "load_average": tim["load_average"],
+            "taken": tim["taken"]}
 
 
 def _figure(folder, name, pts, title):
@@ -80,6 +81,7 @@ def _write(ctx, a, folder):
     if a["load_average"]:
         out.append(f"Timing runs' load average: {a['load_average'][0]:.1f}-"
                    f"{a['load_average'][1]:.1f}.\n")
+    out.append(timing.when_where_line([tuple(x) for x in a.get("taken", [])]))
     for d in a["datasets"]:
         for k in sorted(a["points"].get(d, {}), key=int):
             pts = a["points"][d][k]

@@ -10,6 +10,7 @@ Kinds of run (`RunSpec.kind`) and the function that carries each out, imported o
     crs-error           the Adelman 2019 Fig. 1 error curves          crs_error.crs_run
 A result is None when the run was interrupted (Ctrl-C): its checkpoint is kept, nothing is stored.
 """
+import datetime
 import importlib
 import json
 import os
@@ -50,7 +51,7 @@ def execute(spec, root, progress=False):
     def log(*parts):
         print(*parts, file=log_file, flush=True)
 
-    load_before, t0 = _load(), time.perf_counter()
+    load_before, t0, started = _load(), time.perf_counter(), _utc_now()
     try:
         result = _resolve(spec["kind"])(spec, folder, progress=progress, log=log)
     finally:
@@ -60,8 +61,15 @@ def execute(spec, root, progress=False):
     result["run"] = {"key": spec["key"], "kind": spec["kind"], "label": spec.get("label", ""),
                      "exclusive": spec.get("exclusive", False), "host": socket.gethostname(),
                      "pid": os.getpid(), "seconds": time.perf_counter() - t0,
-                     "load_average_before": load_before, "load_average_after": _load()}
+                     "load_average_before": load_before, "load_average_after": _load(),
+                     # when: timing runs from different days (or hosts) are not comparable in
+                     # seconds, and the report says which runs it mixes
+                     "started_utc": started, "finished_utc": _utc_now()}
     return result
+
+
+def _utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def read_history(folder):

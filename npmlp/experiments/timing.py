@@ -39,6 +39,27 @@ def epoch_times(result):
     return out
 
 
+def _when_where(result):
+    """(day or None, host) a timing run was taken on; runs stored before run records had a date
+    (2026-12-01) give None."""
+    run = result.get("run", {})
+    day = run.get("finished_utc", "")[:10] or None
+    return day, run.get("host", "?")
+
+
+def when_where_line(taken):
+    """One sentence naming the days and hosts of the timing runs, warning when they differ."""
+    if not taken:
+        return ""
+    named = ", ".join(f"{day or 'date not recorded'} on {host}" for day, host in taken)
+    if len(taken) == 1:
+        return f"Timing runs taken {named}.\n"
+    return (f"Timing runs taken {named}: seconds from different days or hosts are not "
+            f"comparable (a memory-bound exact step ran ~2.4x slower on one host than on "
+            f"another, bench/README.md); re-time every method in one session before comparing "
+            f"methods across them.\n")
+
+
 def per_55k(e, key):
     return e[key] * paper.PAPER_EPOCH_SAMPLES / e["samples"]
 
@@ -46,9 +67,10 @@ def per_55k(e, key):
 # ---------------------------------------------------------------- time-per-epoch
 
 def _analyse_time(ctx, plan, results):
-    tables, by_depth, cumulative, shared, loads = {}, {}, {}, [], []
+    tables, by_depth, cumulative, shared, loads, taken = {}, {}, {}, [], [], []
     for s, r in plan.finished(results):
         t, ep = s.tags, epoch_times(r)
+        taken.append(_when_where(r))
         loads += [x for x in (r.get("run", {}).get("load_average_before"),
                               r.get("run", {}).get("load_average_after")) if x is not None]
         if not r.get("run", {}).get("exclusive", True):
@@ -67,6 +89,7 @@ def _analyse_time(ctx, plan, results):
     return {**plan.info, "tables": tables, "per_epoch_55k_by_depth": by_depth,
             "cumulative": cumulative, "not_exclusive": sorted(set(shared)),
             "load_average": [min(loads), max(loads)] if loads else None,
+            "taken": sorted(set(taken), key=lambda x: (x[0] or "", x[1])),
             "paper_table3": paper.TABLE3, "paper_table4": paper.TABLE4,
             "paper_table4_tr": paper.TABLE4_TR}
 
@@ -139,6 +162,7 @@ def _write_time(ctx, a, folder):
                               what="differ from the paper's (both datasets)"))
     if a["not_exclusive"]:
         out.append("Timed beside other runs (shared machine): " + ", ".join(a["not_exclusive"]))
+    out.append(when_where_line([tuple(x) for x in a.get("taken", [])]))
     if a.get("load_average"):
         lo, hi = a["load_average"]
         out.append(f"1-minute load average around the timing runs: {lo:.2f}-{hi:.2f} on "
