@@ -3,8 +3,8 @@ state without locks (Recht et al. 2011; the KDD'17 LSH code's LAYER_THREADS netw
 
 Opt-in (`--hogwild T`, config.py validates it), never the default: bench/README.md measures it.
 Each worker runs the ordinary compiled chunk (kernels/fused_step.py:fused_chunk, which releases the
-GIL) on every T-th step of the chunk, with its own scratch, its own rows of the pre-drawn uniforms,
-learning rates and Adam step sizes, its own work counts and loss sum. The parameters and optimiser
+GIL) on its own contiguous block of the chunk's steps, with its own scratch, its own rows of the
+pre-drawn uniforms, learning rates and Adam step sizes, its own work counts and loss sum. The parameters and optimiser
 state are the run's own arrays, read and written in place by all workers at once. So no new kernel is
 compiled and T = 1 runs exactly the fused path's call (tests/test_hogwild.py: bit for bit).
 
@@ -50,9 +50,10 @@ def make_runner(ts, cfg, reason):
     return HogwildRunner(ts, cfg)
 
 
-def split(arr, k, T):
-    """Worker k's rows (steps k, k + T, ...) as a C-contiguous array (the compiled chunk's layout)."""
-    return np.ascontiguousarray(arr[k::T])
+def block(n, k, T):
+    """Worker k's steps of a chunk of n: a contiguous block, so its rows of the per-step arrays are
+    C-contiguous views (no copy; the compiled chunk's layout)."""
+    return slice(k * n // T, (k + 1) * n // T)
 
 
 class HogwildRunner(Runner):
@@ -69,30 +70,30 @@ class HogwildRunner(Runner):
 
     def chunk(self, method, opt, sparse_state, X, Y, order, u, lrs, adam_dense, *shared,
               counts, loss_sum, **kw):
-        """fused_chunk's call, worker k taking steps k, k + T, ... Worker 0 runs in this thread on
-        the runner's own scratch, counts and loss sum (which starts at the epoch's running sum), so
-        T = 1 is the fused path's call itself; the others' counts and sums are added afterwards."""
+        """fused_chunk's call, worker k taking the k-th of T blocks of steps. Worker 0 runs in this
+        thread on the runner's own scratch, counts and loss sum (which starts at the epoch's running
+        sum), so T = 1 is the fused path's call itself; the others' counts and sums are added after."""
         n, T = order.shape[0], self.T
         names = self.workers[0]["ws"].keys()
         shared_kw = {k: v for k, v in kw.items() if k not in names}
 
         def work(k):
             w = self.workers[k]
-            mine = (dict(counts=counts, loss_sum=loss_sum) if k == 0 else
-                    dict(counts=w["counts"], loss_sum=w["loss_sum"]))
+            mine = dict(counts=counts, loss_sum=loss_sum)
             if k > 0:
+                mine = dict(counts=w["counts"], loss_sum=w["loss_sum"])
                 mine["counts"][:] = 0
                 mine["loss_sum"][0] = 0.0
-            steps = [split(a, k, T) for a in (order, u, lrs, adam_dense)]
+            steps = [a[block(n, k, T)] for a in (order, u, lrs, adam_dense)]
             return KS.fused_chunk(method, opt, sparse_state, X, Y, *steps, *shared, **mine,
                                   **shared_kw, **w["ws"])
-        busy = [k for k in range(1, T) if k < n]
+        busy = [k for k in range(1, T) if k * n // T < (k + 1) * n // T]
         futures = [self.pool.submit(work, k) for k in busy]
         done = [work(0)] + [f.result() for f in futures]
         for k in busy:
             counts += self.workers[k]["counts"]
             loss_sum[0] += self.workers[k]["loss_sum"][0]
-        if any(d < len(range(k, n, T)) for k, d in zip([0] + busy, done)):
+        if any(d < len(range(n)[block(n, k, T)]) for k, d in zip([0] + busy, done)):
             raise TrainingDiverged(
                 f"the loss became non-finite in a HOGWILD chunk (steps {self._step + 1}.."
                 f"{self._step + n}); HOGWILD steps cannot be replayed one by one to say which step "
