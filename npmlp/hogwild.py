@@ -4,17 +4,22 @@ state without locks (Recht et al. 2011; the KDD'17 LSH code's LAYER_THREADS netw
 Opt-in (`--hogwild T`, config.py validates it), never the default: bench/README.md measures it.
 Each worker runs the ordinary compiled chunk (kernels/fused_step.py:fused_chunk, which releases the
 GIL) on its own contiguous block of the chunk's steps, with its own scratch, its own rows of the
-pre-drawn uniforms, learning rates and Adam step sizes, its own work counts and loss sum. The parameters and optimiser
-state are the run's own arrays, read and written in place by all workers at once. So no new kernel is
-compiled and T = 1 runs exactly the fused path's call (tests/test_hogwild.py: bit for bit).
+pre-drawn uniforms, learning rates and Adam step sizes, its own work counts and loss sum. The
+parameters and optimiser state are the run's own arrays, read and written in place by all workers
+at once. The workers are Python threads calling the nogil chunk, not a `prange` kernel: every step
+runs compiled either way (a chunk is ~100 ms, a thread hand-off ~0.1 ms), no second variant of the
+whole step is compiled (fused_step takes 30-70 s to compile here, and a parallel twin could not
+share its cache entry, kernels/_jit.py), and T = 1 is exactly the fused path's call
+(tests/test_hogwild.py: bit for bit).
 
 What races, and why it is benign (HOGWILD's argument: a sample's update touches few rows, so two
 concurrent updates rarely collide, and a collision loses or mixes one update, it does not corrupt):
   - W, b, momentum/Adam/Adagrad state: element reads and writes of aligned floats are atomic on x86,
     so a reader sees an old or a new value, never a torn one; two workers updating the same row in
     the same moment may each overwrite part of the other's update (a lost update, as in HOGWILD).
-    DROPOUT at 5% keeps ~50 of 1000 units per layer, so two samples share ~2.5 rows per layer; the
-    10-unit output layer and STANDARD's every row collide on every step (measured in bench/).
+    DROPOUT at 5% keeps ~50 of 1000 units per layer, so two concurrent steps share ~2.5 rows per
+    hidden layer (1000 x 0.05^2); the 10-unit output layer, and STANDARD's every row, are written by
+    both workers on every step (and the cache lines holding them move between the cores).
   - Adam's lazy per-row step counts (t_rows): `t += 1` may lose an increment, so a row's count can
     fall behind its visits and its bias correction 1/(1 - beta^t) be that of an earlier step (larger
     by a factor that tends to 1 once t is in the thousands). A count never exceeds its visits, so the

@@ -5,6 +5,8 @@ ledger, the generator's state). T = 2 races by design, so it is tested for what 
 it trains (the loss falls, accuracy close to 1 thread), both workers take steps, it draws the same
 random numbers, and a diverged loss stops the run. The switch's misuse is one clear UserError.
 """
+import json
+
 import numpy as np
 import pytest
 
@@ -15,6 +17,7 @@ from npmlp.errors import TrainingDiverged, UserError
 from npmlp.runner import build_state
 from npmlp.train import main
 from tests.conftest import make_blobs
+from tests.test_bench_scripts import run_script
 from tests.test_fastpath import OPTIMISERS, SMALL, _assert_same_run, _data, _fit
 
 
@@ -118,3 +121,16 @@ def test_the_command_line_says_what_is_wrong(capsys):
     assert main(["--method", "dropout", "--batch-size", "20", "--hogwild", "2"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --hogwild 2") and "--batch-size 1" in err and "Traceback" not in err
+
+
+def test_the_benchmark_runs_every_row(tmp_path):
+    out = tmp_path / "hogwild.json"
+    proc = run_script("bench_hogwild.py", "--dataset", "random", "--samples", "300", "--hidden",
+                      "16,12", "--steps", "40", "--warmup-steps", "5", "--rounds", "2",
+                      "--json", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["method"], r["opt"], r["T"]) for r in rows] == [
+        (m, o, t) for m in ("dropout", "standard") for o in ("adam", "sgd") for t in (1, 2)]
+    assert all(len(r["s_epoch"]) == 2 and min(r["s_epoch"]) > 0 for r in rows)
+    assert "| dropout | adam | 2 |" in proc.stdout and "load average" in proc.stdout
