@@ -20,6 +20,12 @@ concurrent updates rarely collide, and a collision loses or mixes one update, it
     DROPOUT at 5% keeps ~50 of 1000 units per layer, so two concurrent steps share ~2.5 rows per
     hidden layer (1000 x 0.05^2); the 10-unit output layer, and STANDARD's every row, are written by
     both workers on every step (and the cache lines holding them move between the cores).
+  - Adam's m and v of one element are two writes: a worker may write m and another v in between,
+    leaving a pair no sequential run has (v from a sample whose gradient there was small, m from one
+    whose gradient was large), so that element's next steps are larger than Adam's. It needs both
+    workers on the same element within nanoseconds, so it is rare; not benign in principle (SLIDE
+    avoids it by applying Adam in a separate pass partitioned by unit, after a batch's HOGWILD
+    gradient accumulation). 1-epoch accuracies with and without HOGWILD are in bench/README.md.
   - Adam's lazy per-row step counts (t_rows): `t += 1` may lose an increment, so a row's count can
     fall behind its visits and its bias correction 1/(1 - beta^t) be that of an earlier step (larger
     by a factor that tends to 1 once t is in the thousands). A count never exceeds its visits, so the
