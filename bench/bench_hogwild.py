@@ -7,7 +7,8 @@ between rounds), so machine drift hits them alike. The speed-up is the median of
 The 1-minute load average is printed beside every round: other processes on this 2-core machine
 compete with the second thread. "cores got" is the process's CPU time over the window's wall time:
 what the threads actually ran (2.0 = both cores throughout; ~1 with 2 threads = the second core was
-mostly taken by someone else).
+mostly taken by someone else); CPU s/epoch = s/epoch x cores got, the CPU work per epoch, which
+shows whether the threads cost extra work (cache lines of shared rows moving between the cores).
 
     python bench/bench_hogwild.py                                   # DROPOUT, STANDARD x Adam, SGD
     python bench/bench_hogwild.py --methods dropout --optimizers adam --steps 4000 --rounds 5
@@ -98,8 +99,9 @@ def main():
         print(f"# round {r + 1}: load average {loads[-1]:.2f}; " + ", ".join(
             f"{row['method']}/{row['opt']}/T{row['T']} {row['s_epoch'][-1]:.1f}" for row in rows))
     print(f"\nload average over the rounds: {fmt_range(loads, 2)}\n")
-    print("| method | optimiser | threads | s/epoch | us/step | speed-up over 1 thread | cores got |")
-    print("|---|---|---|---|---|---|---|")
+    print("| method | optimiser | threads | s/epoch | us/step | speed-up over 1 thread | cores got "
+          "| CPU s/epoch |")
+    print("|---|---|---|---|---|---|---|---|")
     base = {(row["method"], row["opt"]): row for row in rows if row["T"] == 1}
     for row in rows:
         one = base.get((row["method"], row["opt"]))
@@ -107,7 +109,8 @@ def main():
         m = med_range(row["s_epoch"])[0]
         print(f"| {row['method']} | {row['opt']} | {row['T']} | {fmt_range(row['s_epoch'])} | "
               f"{m / EPOCH_SAMPLES * 1e6:.0f} | "
-              f"{fmt_range(ratios, 2) + 'x' if ratios else ''} | {fmt_range(row['cores'], 2)} |")
+              f"{fmt_range(ratios, 2) + 'x' if ratios else ''} | {fmt_range(row['cores'], 2)} | "
+              f"{fmt_range([s * c for s, c in zip(row['s_epoch'], row['cores'])])} |")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"loads": loads, "rows": [{k: row[k] for k in ("method", "opt", "T", "steps",
