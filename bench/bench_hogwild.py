@@ -22,8 +22,6 @@ import os
 import sys
 import time
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # _common, method_epoch; then the repo
 
 from _common import (EPOCH_SAMPLES, SampleStream, fmt_range, load_bench_data,  # noqa: E402

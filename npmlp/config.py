@@ -155,9 +155,9 @@ class Config:
                           "path", choices=("auto", "off"))
     hogwild: int = _opt(0, "HOGWILD (Recht et al. 2011): run the batch-1 fast path of STANDARD or "
                         "DROPOUT on N threads that share the weights and optimiser state without "
-                        "locks, each on its share of the samples (npmlp/hogwild.py). NOT bit-reproducible: "
-                        "the threads' updates race, so runs with the same seed differ. Measured "
-                        "slower or no faster than 1 thread on this busy 2-core machine "
+                        "locks, each on its share of the samples (npmlp/hogwild.py). NOT "
+                        "bit-reproducible: the threads' updates race, so runs with the same seed "
+                        "differ. Measured no faster than 1 thread on this busy 2-core machine "
                         "(bench/README.md, 'HOGWILD'); 0 = off")
 
     def to_json(self):
