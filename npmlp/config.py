@@ -153,6 +153,12 @@ class Config:
                           "method has them (STANDARD, DROPOUT, ALSH-APPROX; npmlp/fastpath.py), "
                           "tested equal to the readable reference; 'off': always the reference "
                           "path", choices=("auto", "off"))
+    hogwild: int = _opt(0, "HOGWILD (Recht et al. 2011): run the batch-1 fast path of STANDARD or "
+                        "DROPOUT on N threads that share the weights and optimiser state without "
+                        "locks, each on its share of the samples (npmlp/hogwild.py). NOT "
+                        "bit-reproducible: the threads' updates race, so runs with the same seed "
+                        "differ. Measured no faster than 1 thread on this busy 2-core machine "
+                        "(bench/README.md, 'HOGWILD'); 0 = off")
 
     def to_json(self):
         d = asdict(self)
@@ -358,6 +364,28 @@ def _check(ok, name, value, expected):
         raise UserError(f"--{name.replace('_', '-')} {value!r} is invalid: expected {expected}")
 
 
+def _check_hogwild(cfg):
+    """--hogwild N: batch-1 STANDARD or DROPOUT on the fast path, N within the cores."""
+    if cfg.hogwild == 0:
+        return
+    _check(cfg.hogwild >= 0, "hogwild", cfg.hogwild, "an integer >= 0 (0 = off)")
+    what = f"--hogwild {cfg.hogwild} runs the batch-1 fast path on {cfg.hogwild} threads"
+    if cfg.method not in ("standard", "dropout"):
+        raise UserError(f"{what}; it supports --method standard and dropout only (not "
+                        f"{cfg.method}). Drop --hogwild.")
+    if cfg.batch_size != 1:
+        raise UserError(f"{what}; it needs --batch-size 1 (got {cfg.batch_size}).")
+    if cfg.fast_path == "off":
+        raise UserError(f"{what}; it cannot run with --fast-path off. Drop one of them.")
+    if cfg.activation != "relu":
+        raise UserError(f"{what}; the fast path implements ReLU only (got --activation "
+                        f"{cfg.activation}).")
+    cores = available_cores()
+    if cfg.hogwild > cores:
+        raise UserError(f"{what}, but this process may use {cores} core(s); threads that "
+                        f"outnumber cores only wait for each other. Use --hogwild {cores} or less.")
+
+
 def validate(cfg, methods=()):
     """Raise UserError for any out-of-range value; `methods` lists the valid strategy names."""
     if methods and cfg.method not in methods:
@@ -382,6 +410,7 @@ def validate(cfg, methods=()):
     _check(cfg.init_std > 0, "init_std", cfg.init_std, "a positive number")
     _check(cfg.leaky_slope >= 0, "leaky_slope", cfg.leaky_slope, "a number >= 0")
     _check(cfg.threads >= 1, "threads", cfg.threads, "an integer >= 1")
+    _check_hogwild(cfg)
     _check(cfg.limit >= 0, "limit", cfg.limit, "an integer >= 0 (0 = all)")
     _check(0 < cfg.dropout_keep <= 1, "dropout_keep", cfg.dropout_keep, "a probability in (0, 1]")
     _check(1 <= cfg.alsh_bits <= 30, "alsh_bits", cfg.alsh_bits, "an integer in 1..30")

@@ -81,7 +81,11 @@ def why_not(ts, cfg):
 
 
 def make_runner(ts, cfg):
-    """A Runner for this run, or None (then the reference path runs every step)."""
+    """A Runner for this run, or None (then the reference path runs every step); with --hogwild,
+    npmlp/hogwild.py's runner (or its UserError when this run has no fast path)."""
+    if cfg.hogwild:
+        from . import hogwild
+        return hogwild.make_runner(ts, cfg, why_not(ts, cfg))
     return Runner(ts, cfg) if why_not(ts, cfg) is None else None
 
 
@@ -96,6 +100,8 @@ def bilinear_sum(cost, n, sum_k, sum_j, sum_kj):
 
 class Runner:
     """Runs chunks of fused batch-1 steps on a TrainState; holds the kernels' scratch."""
+
+    chunk = staticmethod(KS.fused_chunk)   # npmlp/hogwild.py spreads this call over threads
 
     def __init__(self, ts, cfg):
         self.cfg = cfg
@@ -226,7 +232,7 @@ class Runner:
                     b1=float(cfg.beta1), b2=float(cfg.beta2), eps=float(cfg.eps),
                     counts=self.counts, loss_sum=self.loss_sum, **self.lists, **self.ws)
             else:
-                done = KS.fused_chunk(
+                done = self.chunk(
                     self.method, self.opt, self.sparse_state, self._inputs(X), y, order, u, lrs,
                     adam_dense, self.pow1, self.pow2, self.lsh, *pool, self.pool_need, p=self.p,
                     scale=self.scale, mu=dt(cfg.momentum), b1=dt(cfg.beta1), b2=dt(cfg.beta2),

@@ -99,6 +99,12 @@ def _compile(cfg, log, stage):
     return compile_s
 
 
+def hogwild_note(cfg):
+    return (f"note: --hogwild {cfg.hogwild}: {cfg.hogwild} threads update the shared weights "
+            f"without locks (npmlp/hogwild.py); this run is NOT bit-reproducible: the same seed "
+            f"gives a different run each time.")
+
+
 def run_training(cfg, out=None, resume=False, plot=False, progress=True, log=print, given=None,
                  stage=None):
     """Train `cfg` into the run folder `out` (new, or an existing one with resume=True).
@@ -116,7 +122,9 @@ def run_training(cfg, out=None, resume=False, plot=False, progress=True, log=pri
     run = RunDir(out or default_run_dir(cfg))
     run.check(must_be_new=not resume)
 
-    for line in config_lines(cfg, notes) + [w for text in lines + warnings_for(cfg) for w in wrap(text)]:
+    hogwild = [hogwild_note(cfg)] if cfg.hogwild else []
+    for line in config_lines(cfg, notes) + [w for text in lines + warnings_for(cfg) + hogwild
+                                            for w in wrap(text)]:
         log(line)
     stage["now"] = "while loading NumPy, SciPy and Numba"
     from . import checkpoint, engine
@@ -189,6 +197,7 @@ def run_training(cfg, out=None, resume=False, plot=False, progress=True, log=pri
         "compile_seconds": compile_s, "threads": threads,
         "wall_seconds_this_session": train_seconds,
         "data_source": data.source, "config": cfg.to_json(),
+        **({"hogwild": hogwild_note(cfg)} if cfg.hogwild else {}),
     }
     run.write_json("summary.json", summary)
     for line in report_lines(summary["ledger"]):

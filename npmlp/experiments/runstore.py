@@ -21,7 +21,7 @@ KEY_FORMAT = 1  # bump only if the meaning of a stored result changes for the sa
 # its default (which reproduces the behaviour from before it existed: fast_path and active_batch
 # "auto" equal the reference path to rounding, tested in their issues), so adding an option does not
 # change the key of every stored run. A new Config field belongs here.
-ADDED_CONFIG_FIELDS = ("topk_active", "topk_eval", "active_batch", "fast_path")
+ADDED_CONFIG_FIELDS = ("topk_active", "topk_eval", "active_batch", "fast_path", "hogwild")
 
 
 def keyed_config(config):
