@@ -10,6 +10,7 @@
     crs_norms/sampling/product.py   column-row sampling (MC-APPROX)
     lsh_transforms/hash/dwta/tables/select.py   asymmetric LSH (ALSH-APPROX)
     topk.py, topk_update.py         sparse scoring, exact top-k selection, block products (TOPK)
+    standout.py                     ADAPTIVE-DROPOUT's keep probabilities, beta calibrated (both paths)
 
 `warmup(modules)` compiles (or loads from Numba's disk cache) the kernels of the named modules on tiny
 arrays before any clock starts and returns the compile time per module, which the engine reports apart
@@ -26,7 +27,7 @@ MODULES = ("update", "active_forward", "active_backward", "active_weight_grad", 
            "active_batch", "active_batch_lsh", "active_batch_adam",
            "crs_norms", "crs_sampling", "crs_product",
            "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select",
-           "topk", "topk_update", "fused_topk")
+           "topk", "topk_update", "fused_topk", "standout")
 
 def _batch_n(batch_size):
     """A batch-N run (batch_size > 1), or one whose batch size is not given."""
@@ -43,6 +44,7 @@ NEEDS = (
     ("dropout", "active_backward", {}),
     ("adaptive-dropout", "active_forward", {}),
     ("adaptive-dropout", "active_backward", {}),
+    ("adaptive-dropout", "standout", {}),
     ("alsh-approx", "active_forward", {}),
     ("alsh-approx", "active_backward", {}),
     ("alsh-approx", "lsh_transforms", {}),
@@ -91,7 +93,9 @@ COLD_SECONDS = {"update": 6, "active_forward": 14, "active_backward": 7, "active
                 "active_batch": 5, "active_batch_lsh": 3, "active_batch_adam": 1,
                 # 33.5 s from an empty cache (its topk, topk_update and loss callees included), 6 s
                 # with those compiled, load average 1.9
-                "fused_topk": 33}
+                "fused_topk": 33,
+                # 5.1 s from an empty cache at load average 4.4 (its fused_loss callee included)
+                "standout": 5}
 
 
 def needed(method, **settings):
