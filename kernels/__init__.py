@@ -2,6 +2,7 @@
 
     update.py                       fused optimiser updates over rows (SGD, Adam, Adagrad)
     fused_step.py                   a whole batch-1 step, a chunk of steps per call (npmlp/fastpath.py)
+    fused_adaptive.py               the same for ADAPTIVE-DROPOUT (every z, calibrated keep, then S)
     fused_loss.py                   one sample's log-softmax + NLL in NumPy's summation order (both chunks)
     active_forward/backward/weight_grad.py   products restricted to active units (ALSH, dropout)
     active_batch.py                 the same at batch N with a ragged set per sample (CSR)
@@ -27,7 +28,7 @@ MODULES = ("update", "active_forward", "active_backward", "active_weight_grad", 
            "active_batch", "active_batch_lsh", "active_batch_adam",
            "crs_norms", "crs_sampling", "crs_product",
            "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select",
-           "topk", "topk_update", "fused_topk", "standout")
+           "topk", "topk_update", "fused_topk", "standout", "fused_adaptive")
 
 def _batch_n(batch_size):
     """A batch-N run (batch_size > 1), or one whose batch size is not given."""
@@ -72,10 +73,12 @@ NEEDS = (
     ("dropout", "fused_loss", {"batch_size": 1, "fast_path": "auto"}),   # fused_topk
     ("alsh-approx", "fused_loss", {"batch_size": 1, "fast_path": "auto"}),
     ("topk", "fused_loss", {"batch_size": 1, "fast_path": "auto"}),
+    ("adaptive-dropout", "fused_loss", {"batch_size": 1, "fast_path": "auto"}),
     ("standard", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
     ("dropout", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
     ("alsh-approx", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
     ("topk", "fused_topk", {"batch_size": 1, "fast_path": "auto"}),   # TOPK's chunk (fastpath.py)
+    ("adaptive-dropout", "fused_adaptive", {"batch_size": 1, "fast_path": "auto"}),   # its chunk
 )
 
 # Seconds to compile each module from scratch on this project's 2-core machine: `kernels.warmup()` with

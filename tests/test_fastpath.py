@@ -275,7 +275,7 @@ def test_fast_path_off_runs_the_reference(monkeypatch, method):
 
 
 @pytest.mark.parametrize("change,reason", [
-    ({"batch_size": 20}, "batch 1"), ({"method": "adaptive-dropout"}, "no fused step"),
+    ({"batch_size": 20}, "batch 1"), ({"method": "mc-approx"}, "no fused step"),
     ({"method": "alsh-approx", "alsh_select": "topfreq"}, "edbt policy"),
     ({"activation": "tanh"}, "ReLU")])
 def test_configurations_without_a_fast_path_say_why(change, reason):
