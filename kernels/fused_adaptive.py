@@ -26,7 +26,6 @@ Shape legend: L layers; W[l] (D_out, D_in), b[l] (D_out,); x (D_0,) one sample; 
 K[l] kept units of layer l (C for the output layer); J[l] non-zero inputs of layer l.
 """
 import numpy as np
-from numba import typed
 
 from . import active_backward as KB
 from . import active_forward as KF
@@ -239,21 +238,14 @@ def fused_adaptive_chunk(opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow
 
 # ------------------------------------------------------------------ workspace
 
-def _lst(arrays):
-    out = typed.List()
-    for a in arrays:
-        out.append(a)
-    return out
-
-
 def make_workspace(Ws, dtype):
     """fused_step's scratch (but ALSH's) and the calibration's, allocated once."""
     ws = KS.make_workspace(Ws, dtype)
     del ws["xi32s"]
     d_out = [W.shape[0] for W in Ws]
-    ws.update(z_all=_lst(np.zeros(d, dtype) for d in d_out),
-              u64=_lst(np.zeros(d) for d in d_out), keep=_lst(np.zeros(d) for d in d_out),
-              kwork=_lst(np.zeros(d) for d in d_out), in64=_lst(np.zeros(W.shape[1]) for W in Ws),
+    ws.update(z_all=KS.as_list(np.zeros(d, dtype) for d in d_out),
+              u64=KS.as_list(np.zeros(d) for d in d_out), keep=KS.as_list(np.zeros(d) for d in d_out),
+              kwork=KS.as_list(np.zeros(d) for d in d_out), in64=KS.as_list(np.zeros(W.shape[1]) for W in Ws),
               cvec=np.zeros(1), beta1=np.zeros(1), f1=np.zeros(1), beta_prev=np.zeros(len(Ws)))
     return ws
 
@@ -268,13 +260,13 @@ def warmup():
         X = rng.random((3, 5)).astype(dt)
         ws = make_workspace(Ws, dt)
         for opt in (SGD, ADAM, ADAGRAD):
-            state = [_lst(np.zeros_like(W) for W in Ws) for _ in range(2)]
-            stateb = [_lst(np.zeros((b.shape[0], 1), dt) for b in bs) for _ in range(2)]
+            state = [KS.as_list(np.zeros_like(W) for W in Ws) for _ in range(2)]
+            stateb = [KS.as_list(np.zeros((b.shape[0], 1), dt) for b in bs) for _ in range(2)]
             fused_adaptive_chunk(
                 opt, True, X, np.array([0, 1, 0], np.int64), np.arange(3, dtype=np.int64),
                 rng.random((3, 4)), np.full(3, 1e-3), np.ones((3, 2)), np.full(10, 0.5),
-                np.full(10, 0.5), _lst(Ws), _lst(bs), _lst(b[:, None] for b in bs),
+                np.full(10, 0.5), KS.as_list(Ws), KS.as_list(bs), KS.as_list(b[:, None] for b in bs),
                 state[0], state[1], stateb[0], stateb[1],
-                _lst(np.zeros(W.shape[0], np.int64) for W in Ws), 1.0, 0.5, True, np.zeros(2),
+                KS.as_list(np.zeros(W.shape[0], np.int64) for W in Ws), 1.0, 0.5, True, np.zeros(2),
                 dt(0), dt(0.9), dt(0.999), dt(0.1), dt(0.001), dt(1e-8), **ws,
                 counts=np.zeros((2, N_COUNTS), np.int64), loss_sum=np.zeros(1))
