@@ -11,7 +11,7 @@ compiled loop, and timed in rounds interleaved with the fused windows themselves
     kept floor    bench/_floor.py's DROPOUT floor on the recorded kept sets: the kept units'
                   products (their forward once more: K x J, small), input gradients and weight updates
     both, per step   forward-all and kept floor alternating step by step on the same weights, as
-                  the step runs them: the forward's 11 MB stream evicts the kept rows' W, m and v
+                  the step runs them: the forward's ~7 MB per step evicts the kept rows' W, m and v
                   between their forward and their update, which the separate replays do not see
     beyond        step - (both, per step) - calibration: the draw, ReLU and scatter, the loss, the
                   bias updates, Python
