@@ -53,15 +53,18 @@ def forward_all(X, order, xi, Ws, bs, allrows, xv, z):
 
 
 @jit
-def calibrate_all(zrec, betas, alpha, target, u, keep, beta1, f1, work):
-    """standout_keep per step and hidden layer, on the recorded z from the recorded warm start."""
-    n, H, D = zrec.shape
+def calibrate_all(zrec, widths, betas, alpha, target, u, keep, beta1, f1, work):
+    """standout_keep per step and hidden layer, on the recorded z from the recorded warm start
+    (zrec (n, H, D_max), layer l's z in its first widths[l] entries)."""
+    n, H, _ = zrec.shape
     c = np.ones(1)
     for s in range(n):
         for l in range(H):
+            D = widths[l]
             for j in range(D):
-                u[0, j] = alpha * np.float64(zrec[s, l, j])
-            KSO.standout_keep(u, c, target, betas[s, l], beta1, keep, f1, work)
+                u[j] = alpha * np.float64(zrec[s, l, j])
+            KSO.standout_keep(u[:D].reshape((1, D)), c, target, betas[s, l], beta1,
+                              keep[:D].reshape((1, D)), f1, work)
 
 
 @jit
@@ -76,7 +79,7 @@ def both_per_step(X, order, idx, K, xi, xv, z, method, opt, sparse_state, Ws, bs
 
 
 def record_adaptive(runner, ts, X, y, order):
-    """_floor.record's sets, plus each step's hidden z (n, H, D_out) and starting betas (n, H)."""
+    """_floor.record's sets, plus each step's hidden z (n, H, D_max) and starting betas (n, H)."""
     zs, betas = [], []
     run = runner.run
 
@@ -84,7 +87,11 @@ def record_adaptive(runner, ts, X, y, order):
         beta = ts.strategy.beta[:-1].copy()
         done = run(*args)
         if done:
-            zs.append(np.stack([z.copy() for z in list(runner.ws["z_all"])[:-1]]))
+            hidden = list(runner.ws["z_all"])[:-1]
+            z = np.zeros((len(hidden), max(h.shape[0] for h in hidden)), hidden[0].dtype)
+            for l, h in enumerate(hidden):
+                z[l, :h.shape[0]] = h
+            zs.append(z)
             betas.append(beta)
         return done
     runner.run = run_keeping_z
@@ -100,6 +107,9 @@ def main():
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--optimizer", default="adam")
+    ap.add_argument("--data", default="mnist", choices=("mnist", "random"))
+    ap.add_argument("--samples", type=int, default=0, help="training samples to load (0 = all)")
+    ap.add_argument("--hidden", default="1000,1000,1000")
     args = ap.parse_args()
     import kernels
     from npmlp import fastpath
@@ -108,10 +118,11 @@ def main():
     from npmlp.strategies import STRATEGIES
     kernels.warmup(("update", "active_forward", "active_backward", "fused_loss", "standout",
                     "fused_adaptive"))
-    data = load_bench_data("mnist")
+    data = load_bench_data(args.data, args.samples)
     X, y = data.train.X, data.train.y
     cfg = validate(Config(method="adaptive-dropout", batch_size=1, optimizer=args.optimizer,
-                          lr=1e-3, lr_schedule="constant"), tuple(STRATEGIES))
+                          lr=1e-3, lr_schedule="constant",
+                          hidden=tuple(int(h) for h in args.hidden.split(","))), tuple(STRATEGIES))
     ts = build_state(cfg, data)
     runner = fastpath.make_runner(ts, cfg)
     stream = SampleStream(len(y), 1, seed=1)
@@ -121,11 +132,12 @@ def main():
     Xc = runner._inputs(X)
     fa = floor_args(ts, runner)
     dt, D = runner.dtype, zrec.shape[2]
+    widths = np.array([p.W.shape[0] for p in ts.params[:-1]], np.int64)
     fwd = dict(X=Xc, order=steps, xi=xi, Ws=fa["Ws"], bs=fa["bs"], allrows=fa["allrows"],
                xv=np.full(max(p.W.shape[1] for p in ts.params), 0.5, dt),
                z=KS.as_list(np.zeros(p.W.shape[0], dt) for p in ts.params))
-    cal = dict(zrec=zrec, betas=brec, alpha=float(cfg.standout_alpha),
-               target=float(cfg.standout_target_keep), u=np.zeros((1, D)), keep=np.zeros((1, D)),
+    cal = dict(zrec=zrec, widths=widths, betas=brec, alpha=float(cfg.standout_alpha),
+               target=float(cfg.standout_target_keep), u=np.zeros(D), keep=np.zeros(D),
                beta1=np.zeros(1), f1=np.zeros(1), work=np.zeros(D))
     kept = dict(method=KS.DROPOUT, opt=runner.opt, sparse_state=runner.sparse_state, X=Xc,
                 order=steps, idx=idx, K=K, xi=xi, **fa)
@@ -146,8 +158,9 @@ def main():
         print(f"round {r + 1}/{args.rounds} done (load average {machine_load():.1f})", flush=True)
     med = {k: float(np.median(v)) for k, v in rows.items()}
     beyond = med["step"] - med["both, per step"] - med["calibration"]
-    print(f"\nADAPTIVE-DROPOUT fused step, batch 1, {args.optimizer}, MNIST 784-1000-1000-1000-10, "
-          f"{cfg.dtype}, {args.steps} steps x {args.rounds} rounds, load average "
+    sizes = "-".join(str(d) for d in (ts.params[0].W.shape[1], *(p.W.shape[0] for p in ts.params)))
+    print(f"\nADAPTIVE-DROPOUT fused step, batch 1, {args.optimizer}, {args.data} {sizes}, "
+          f"{cfg.dtype}, {args.steps} steps x {args.rounds} rounds ({n} recorded), load average "
           f"{machine_load():.1f}")
     print(f"mean kept per hidden layer {K[:, :-1].mean(axis=0).round(1).tolist()}, mean non-zero "
           f"inputs of layers 2.. {xi[:, 1:, 0].mean(axis=0).round(1).tolist()}\n")

@@ -98,7 +98,10 @@ COLD_SECONDS = {"update": 6, "active_forward": 14, "active_backward": 7, "active
                 # with those compiled, load average 1.9
                 "fused_topk": 33,
                 # 5.1 s from an empty cache at load average 4.4 (its fused_loss callee included)
-                "standout": 5}
+                "standout": 5,
+                # 37 s at load average 4.6-5.7 with its callees compiled, where update and
+                # active_forward took 8x and 6x their figures here (48.8 s, 86.2 s), so ~6 s
+                "fused_adaptive": 6}
 
 
 def needed(method, **settings):
