@@ -126,6 +126,7 @@ def main():
     extra = parse_sets(args.set)
 
     import kernels
+    from kernels import fused_adaptive as KFA
     from kernels import fused_topk as KFT
     from _floor import floor_args, floor_window, record
     from npmlp import fastpath
@@ -143,7 +144,9 @@ def main():
         run = {"ts": ts, "stream": stream, "windows": [], "runner": runner, "floors": []}
         if runner is not None:
             fast_window(ts, runner, X, y, stream, args.warmup_steps)
-        if runner is not None and runner.method != KFT.TOPK:   # _floor replays fused_step's sets
+        # _floor replays fused_step's sets (not TOPK's blocks, nor ADAPTIVE's all-unit forward:
+        # bench/bench_adaptive.py splits that step)
+        if runner is not None and runner.method not in (KFT.TOPK, KFA.ADAPTIVE):
             order = np.concatenate([stream.next() for _ in range(steps)]).astype(np.int64)
             sets = record(runner, ts, X, y, order)
             run["floor"] = dict(method=runner.method, opt=runner.opt,
@@ -160,7 +163,7 @@ def main():
             ts = run["ts"]
             if run["runner"] is not None:
                 wall, times, work = fast_window(ts, run["runner"], X, y, run["stream"], steps)
-                if "floor" in run:      # TOPK's chunk (kernels/fused_topk.py) has no floor replay
+                if "floor" in run:      # TOPK's and ADAPTIVE's chunks have no floor replay
                     t0 = time.perf_counter()
                     floor_window(**run["floor"])
                     recorded = run["floor"]["order"].shape[0]

@@ -2,6 +2,7 @@
 
     update.py                       fused optimiser updates over rows (SGD, Adam, Adagrad)
     fused_step.py                   a whole batch-1 step, a chunk of steps per call (npmlp/fastpath.py)
+    fused_adaptive.py               the same for ADAPTIVE-DROPOUT (every z, calibrated keep, then S)
     fused_loss.py                   one sample's log-softmax + NLL in NumPy's summation order (both chunks)
     active_forward/backward/weight_grad.py   products restricted to active units (ALSH, dropout)
     active_batch.py                 the same at batch N with a ragged set per sample (CSR)
@@ -10,6 +11,7 @@
     crs_norms/sampling/product.py   column-row sampling (MC-APPROX)
     lsh_transforms/hash/dwta/tables/select.py   asymmetric LSH (ALSH-APPROX)
     topk.py, topk_update.py         sparse scoring, exact top-k selection, block products (TOPK)
+    standout.py                     ADAPTIVE-DROPOUT's keep probabilities, beta calibrated (both paths)
 
 `warmup(modules)` compiles (or loads from Numba's disk cache) the kernels of the named modules on tiny
 arrays before any clock starts and returns the compile time per module, which the engine reports apart
@@ -26,7 +28,7 @@ MODULES = ("update", "active_forward", "active_backward", "active_weight_grad", 
            "active_batch", "active_batch_lsh", "active_batch_adam",
            "crs_norms", "crs_sampling", "crs_product",
            "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select",
-           "topk", "topk_update", "fused_topk")
+           "topk", "topk_update", "fused_topk", "standout", "fused_adaptive")
 
 def _batch_n(batch_size):
     """A batch-N run (batch_size > 1), or one whose batch size is not given."""
@@ -43,6 +45,7 @@ NEEDS = (
     ("dropout", "active_backward", {}),
     ("adaptive-dropout", "active_forward", {}),
     ("adaptive-dropout", "active_backward", {}),
+    ("adaptive-dropout", "standout", {}),
     ("alsh-approx", "active_forward", {}),
     ("alsh-approx", "active_backward", {}),
     ("alsh-approx", "lsh_transforms", {}),
@@ -70,10 +73,12 @@ NEEDS = (
     ("dropout", "fused_loss", {"batch_size": 1, "fast_path": "auto"}),   # fused_topk
     ("alsh-approx", "fused_loss", {"batch_size": 1, "fast_path": "auto"}),
     ("topk", "fused_loss", {"batch_size": 1, "fast_path": "auto"}),
+    ("adaptive-dropout", "fused_loss", {"batch_size": 1, "fast_path": "auto"}),
     ("standard", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
     ("dropout", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
     ("alsh-approx", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
     ("topk", "fused_topk", {"batch_size": 1, "fast_path": "auto"}),   # TOPK's chunk (fastpath.py)
+    ("adaptive-dropout", "fused_adaptive", {"batch_size": 1, "fast_path": "auto"}),   # its chunk
 )
 
 # Seconds to compile each module from scratch on this project's 2-core machine: `kernels.warmup()` with
@@ -91,7 +96,12 @@ COLD_SECONDS = {"update": 6, "active_forward": 14, "active_backward": 7, "active
                 "active_batch": 5, "active_batch_lsh": 3, "active_batch_adam": 1,
                 # 33.5 s from an empty cache (its topk, topk_update and loss callees included), 6 s
                 # with those compiled, load average 1.9
-                "fused_topk": 33}
+                "fused_topk": 33,
+                # 5.1 s from an empty cache at load average 4.4 (its fused_loss callee included)
+                "standout": 5,
+                # 37 s at load average 4.6-5.7 with its callees compiled, where update and
+                # active_forward took 8x and 6x their figures here (48.8 s, 86.2 s), so ~6 s
+                "fused_adaptive": 6}
 
 
 def needed(method, **settings):

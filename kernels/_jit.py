@@ -7,7 +7,9 @@
 - `fastmath` is an explicit set *without* `nnan` and `ninf`: reassociation lets LLVM vectorise the
   reductions, but NaN/inf must survive so the engine can detect a diverged loss. `jit(reassoc=False)`
   drops reassociation for a kernel whose expression order is part of its accuracy (Adam's second
-  moment, kernels/update.py).
+  moment, kernels/update.py). `jit(strict=True)` drops fastmath altogether (no contraction into
+  FMAs, no reciprocal for a division) for a kernel that must round exactly as NumPy and SciPy do,
+  operation by operation (the standout calibration, kernels/standout.py).
 - `error_model="numpy"`: division by zero gives inf/nan like NumPy instead of raising (no hidden
   branch in inner loops).
 - Kernels never take jitted functions as arguments (a cache miss in every process, E2) and never use
@@ -22,9 +24,11 @@ FASTMATH = frozenset({"reassoc", "contract", "nsz", "arcp", "afn"})
 _WARMUPS = []
 
 
-def jit(fn=None, *, parallel=False, reassoc=True):
+def jit(fn=None, *, parallel=False, reassoc=True, strict=False):
     """`numba.njit` with the project's policy. Use `jit(parallel=True)` only on a dedicated function."""
     fastmath = set(FASTMATH) if reassoc else set(FASTMATH) - {"reassoc"}
+    if strict:
+        fastmath = False
 
     def wrap(f):
         return numba.njit(cache=True, fastmath=fastmath, error_model="numpy",

@@ -7,8 +7,10 @@ has no fast path, it gets None and every step runs the reference. `why_not(ts, c
 Which configurations have one (METHODS is the list a strategy must be on):
     method      STANDARD, DROPOUT, ALSH-APPROX with the edbt selection policy and signed random
                 projections (its defaults), TOPK (its own chunk, kernels/fused_topk.py: input-major
-                blocks, lazy block state; dispatched in Runner.run); ADAPTIVE-DROPOUT and MC-APPROX
-                run the reference path
+                blocks, lazy block state; dispatched in Runner.run), ADAPTIVE-DROPOUT (its own
+                chunk, kernels/fused_adaptive.py: every unit's z, the compiled beta calibration,
+                then DROPOUT's step on the kept units; both beta modes, calibrated or fixed beta);
+                MC-APPROX runs the reference path
     batch       1
     optimiser   SGD (with or without momentum), Adam (lazy per-row or dense state), Adagrad
     activation  ReLU; classes <= 128 (the loss's pairwise sum is one NumPy block)
@@ -16,8 +18,8 @@ Which configurations have one (METHODS is the list a strategy must be on):
 Equal to the reference (tests/test_fastpath.py): the chunk draws the step's uniforms from the run's
 generator in the reference's order (`rng.random(n * H)` = n calls of `rng.random(D_l)` per hidden
 layer, for PCG64), calls the same kernels on the same numbers and updates the same rows. float64
-DROPOUT, ALSH-APPROX and TOPK runs are bit-identical (parameters, optimiser state, losses, ledger,
-ALSH's tables and pool, TOPK's per-unit Adam counts); float32 agree to
+DROPOUT, ALSH-APPROX, TOPK and ADAPTIVE-DROPOUT runs are bit-identical (parameters, optimiser state,
+losses, ledger, ALSH's tables and pool, TOPK's per-unit Adam counts, ADAPTIVE's betas); float32 agree to
 rounding (NumPy's SIMD float32 exp/log in the loss differ from libm's in the last bit); STANDARD
 agrees to rounding (the reference's dense products are BLAS calls).
 
@@ -39,6 +41,7 @@ import numpy as np
 
 from kernels import active_backward as KB
 from kernels import active_forward as KF
+from kernels import fused_adaptive as KFA
 from kernels import fused_step as KS
 from kernels import fused_topk as KFT
 from kernels import lsh
@@ -52,7 +55,7 @@ from .strategies.base import StepContext
 
 CHUNK = 500           # steps per compiled call: the progress bar and Ctrl-C are served between
 METHODS = {"standard": KS.STANDARD, "dropout": KS.DROPOUT, "alsh-approx": KS.ALSH,
-           "topk": KFT.TOPK}
+           "topk": KFT.TOPK, "adaptive-dropout": KFA.ADAPTIVE}
 OPTIMIZERS = {"sgd": KS.SGD, "adam": KS.ADAM, "adagrad": KS.ADAGRAD}
 MAX_CLASSES = 128
 
@@ -112,10 +115,13 @@ class Runner:
         self.L = len(ts.params)
         self.ws = (KFT.make_workspace([p.W.shape for p in ts.params], self.dtype)
                    if self.method == KFT.TOPK else
+                   KFA.make_workspace([p.W for p in ts.params], self.dtype)
+                   if self.method == KFA.ADAPTIVE else
                    KS.make_workspace([p.W for p in ts.params], self.dtype))
         self.counts = np.zeros((self.L, KS.N_COUNTS), np.int64)
         self.loss_sum = np.zeros(1)
-        self.hidden = sum(p.W.shape[0] for p in ts.params[:-1]) if self.method == KS.DROPOUT else 0
+        self.hidden = (sum(p.W.shape[0] for p in ts.params[:-1])   # one uniform per hidden unit
+                       if self.method in (KS.DROPOUT, KFA.ADAPTIVE) else 0)
         strategy = ts.strategy
         self.p = float(getattr(strategy, "p", 1.0))
         self.scale = self.dtype.type(getattr(strategy, "scale", 1.0))
@@ -231,6 +237,15 @@ class Runner:
                     self.opt, self._inputs(X), y, order, lrs, self.ks, mu=float(cfg.momentum),
                     b1=float(cfg.beta1), b2=float(cfg.beta2), eps=float(cfg.eps),
                     counts=self.counts, loss_sum=self.loss_sum, **self.lists, **self.ws)
+            elif self.method == KFA.ADAPTIVE:    # its own chunk: every z, calibrated keep, then S
+                st = ts.strategy
+                done = KFA.fused_adaptive_chunk(
+                    self.opt, self.sparse_state, self._inputs(X), y, order, u, lrs, adam_dense,
+                    self.pow1, self.pow2, alpha=float(st.alpha), target=float(st.target),
+                    per_weight=bool(st.per_weight), betas=st.beta, mu=dt(cfg.momentum),
+                    b1=dt(cfg.beta1), b2=dt(cfg.beta2), c1=dt(1 - cfg.beta1), c2=dt(1 - cfg.beta2),
+                    eps=dt(cfg.eps), counts=self.counts, loss_sum=self.loss_sum, **self.lists,
+                    **self.ws)
             else:
                 done = self.chunk(
                     self.method, self.opt, self.sparse_state, self._inputs(X), y, order, u, lrs,
@@ -274,6 +289,10 @@ class Runner:
                 ledger.add(l, phase, *bilinear_sum(cost, n, sk, sj, skj))
             if self.method == KS.STANDARD:
                 add("forward", lambda K, J: matmul_cost(1, d_in, d_out, isz))
+            elif self.method == KFA.ADAPTIVE and not out_layer:    # every unit's z, then the keep
+                add("forward", lambda K, J: KF.active_forward_1_cost(d_out, d_in, isz) if l == 0
+                    else KF.sparse_forward_1_cost(d_out, J, isz))
+                ledger.add(l, "overhead", 0, n * d_out * 8, n * d_out * 8)
             elif l == 0:
                 add("forward", lambda K, J: KF.active_forward_1_cost(K, d_in, isz))
             else:

@@ -118,3 +118,14 @@ def test_bench_active_batch_prints_both_tables():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = [r.split("|") for r in proc.stdout.splitlines() if r.startswith("| 60x40")]
     assert len(rows) == 2 and all(0 < int(r[4]) <= 40 for r in rows)   # union rows of 40 units
+
+
+def test_bench_adaptive_splits_the_fused_step():
+    """bench/bench_adaptive.py on a tiny network: every step recorded, every part of the table."""
+    proc = run_script("bench_adaptive.py", "--data", "random", "--samples", "200", "--hidden",
+                      "16,12", "--steps", "20", "--rounds", "1")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "784-16-12-10" in proc.stdout and "(20 recorded)" in proc.stdout
+    for part in ("| step |", "| forward-all |", "| calibration |", "| kept floor |",
+                 "| both, per step |", "| beyond"):
+        assert part in proc.stdout, part

@@ -86,14 +86,20 @@ def test_one_sample_loss_equals_its_numpy_reference(dtype):
     np.testing.assert_allclose(dz, want_dz, rtol=tol, atol=tol)
 
 
-def test_kernel_equals_its_numpy_reference():
-    """fused_chunk (DROPOUT, plain SGD, float64) against fused_step_reference, step by step."""
+def tiny_network():
+    """A 12-9-7-4 float64 network, 6 samples and their hidden units' uniforms (for the chunk kernels
+    against their NumPy step references)."""
     rng = np.random.default_rng(0)
     sizes = [12, 9, 7, 4]
     Ws = [rng.standard_normal((o, i)) * 0.5 for i, o in zip(sizes, sizes[1:])]
     bs = [rng.standard_normal(o) * 0.1 for o in sizes[1:]]
     X, Y = rng.standard_normal((6, sizes[0])), rng.integers(0, 4, 6)
-    u = rng.random((6, 16))
+    return Ws, bs, X, Y, rng.random((6, 16))
+
+
+def test_kernel_equals_its_numpy_reference():
+    """fused_chunk (DROPOUT, plain SGD, float64) against fused_step_reference, step by step."""
+    Ws, bs, X, Y, u = tiny_network()
     Wr, br = [W.copy() for W in Ws], [b.copy() for b in bs]
     losses = [KS.fused_step_reference(Wr, br, X[s], Y[s], u[s], 0.5, 2.0, 0.05) for s in range(6)]
     loss_sum = np.zeros(1)
@@ -275,7 +281,7 @@ def test_fast_path_off_runs_the_reference(monkeypatch, method):
 
 
 @pytest.mark.parametrize("change,reason", [
-    ({"batch_size": 20}, "batch 1"), ({"method": "adaptive-dropout"}, "no fused step"),
+    ({"batch_size": 20}, "batch 1"), ({"method": "mc-approx"}, "no fused step"),
     ({"method": "alsh-approx", "alsh_select": "topfreq"}, "edbt policy"),
     ({"activation": "tanh"}, "ReLU")])
 def test_configurations_without_a_fast_path_say_why(change, reason):
@@ -285,10 +291,13 @@ def test_configurations_without_a_fast_path_say_why(change, reason):
     assert fastpath.make_runner(ts, cfg) is None
 
 
-def test_divergence_on_the_fast_path_is_reported_by_the_reference_step():
+@pytest.mark.parametrize("method,extra,layer", [
+    ("dropout", {"dropout_keep": 0.5}, 1),
+    ("adaptive-dropout", {"standout_target_keep": 0.5}, 2)])   # layer 2: NaN keep, no unit kept
+def test_divergence_on_the_fast_path_is_reported_by_the_reference_step(method, extra, layer):
     data = _data("float64")
-    cfg = Config(method="dropout", dropout_keep=0.5, dtype="float64", **SMALL)
+    cfg = Config(method=method, dtype="float64", **SMALL, **extra)
     ts = build_state(cfg, data)
-    ts.params[1].W[...] = np.inf
-    with pytest.raises(TrainingDiverged, match=r"step 1 .*layer 2 of 3"):
+    ts.params[layer].W[...] = np.inf
+    with pytest.raises(TrainingDiverged, match=rf"step 1 .*layer {layer + 1} of 3"):
         engine.fit(ts, cfg, data, lambda ts, m: None, lambda ts: None, progress=False)

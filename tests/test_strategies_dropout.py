@@ -6,7 +6,7 @@ from npmlp import engine
 from npmlp.config import Config
 from npmlp.runner import build_state
 from npmlp.strategies.base import StepContext
-from npmlp.strategies.adaptive_dropout import calibrate_beta
+from kernels.standout import standout_keep
 from tests.strategy_helpers import assert_same_as_standard, gradient_check_frozen
 
 BASE = dict(hidden=(9, 8), dtype="float64", seed=1)
@@ -81,11 +81,12 @@ def test_dropout_keep_rate_and_expected_activation(rng):
     np.testing.assert_allclose(means["classic"][1], 0.2 * means["inverted"][1], rtol=1e-12)
 
 
-def test_calibrate_beta_hits_the_target(rng):
+def test_calibrated_keep_hits_the_target(rng):
     u = rng.standard_normal((5, 1000)) * 3
-    beta = calibrate_beta(u, np.ones(5), 0.05, 0.0)
-    from scipy.special import expit
-    np.testing.assert_allclose(expit(u + beta[:, None]).mean(axis=1), 0.05, atol=0.05 * 1e-3)
+    beta, keep = np.empty(5), np.empty((5, 1000))
+    standout_keep(u, np.ones(5), 0.05, 0.0, beta, keep, np.empty(5), np.empty(1000))
+    np.testing.assert_allclose(keep.mean(axis=1), 0.05, atol=0.05 * 1e-3)
+    np.testing.assert_allclose(keep, 1 / (1 + np.exp(-(u + beta[:, None]))), rtol=1e-15)
 
 
 @pytest.mark.parametrize("method,extra", [

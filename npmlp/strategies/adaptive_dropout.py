@@ -12,7 +12,10 @@ No gradient flows through the mask or the keep probabilities (as in every refere
 The EDBT paper sets "p = 0.05" for ADAPTIVE-DROPOUT, but p has no direct meaning here: alpha and beta
 are the hyper-parameters. With --standout-target-keep t > 0 (default 0.05), beta is calibrated for
 every sample so that the mean keep probability over the layer's units is t (a few Newton steps from
-the previous value); that is npmlp's reading of the paper's p, found in no reference code.
+the previous value); that is npmlp's reading of the paper's p, found in no reference code. The
+calibration and the sigmoid are one compiled call per layer (kernels/standout.py:standout_keep, the
+batch's rows at once; its NumPy reference calibrate_beta_reference rounds the same, operation by
+operation), the call the fused batch-1 chunk (kernels/fused_adaptive.py) makes too.
 
 What is saved: the keep probabilities need every unit's pre-activation, so the forward product is
 *not* reduced (D_out x J per layer); the kept units alone enter the backward pass and the update.
@@ -20,28 +23,11 @@ The EDBT code used ReLU(0.5 z + 1) as the keep probability, which is >= 1 for ev
 (so almost nothing is dropped): notes/reference-implementations.md §3.
 """
 import numpy as np
-from scipy.special import expit
+
+from kernels import standout as KSO
 
 from ..layers import dense_forward
 from .active_set import ActiveSetStrategy, Selection
-
-
-def calibrate_beta(u, c, target, beta0, iters=8, tol=1e-3):
-    """Per row n, the beta with mean_j sigmoid(u[n, j] + beta c[n]) = target (Newton, safeguarded).
-
-    u (N, D) = alpha z; c (N,) = 1 or sum(a); beta0 scalar warm start. Returns beta (N,). Stops once
-    every row's mean keep is within tol * target of the target: from the previous step's beta that
-    is one or two iterations.
-    """
-    beta = np.full(u.shape[0], beta0, dtype=np.float64)
-    for _ in range(iters):
-        s = expit(u + (beta * c)[:, None])
-        f = s.mean(axis=1) - target
-        if np.abs(f).max() <= tol * target:
-            break
-        d = (s * (1 - s)).mean(axis=1) * c
-        beta -= np.clip(f / np.maximum(d, 1e-12), -5.0, 5.0)
-    return beta
 
 
 class AdaptiveDropout(ActiveSetStrategy):
@@ -59,12 +45,13 @@ class AdaptiveDropout(ActiveSetStrategy):
         """a (N, D_in), z (N, D_out) -> keep (N, D_out)."""
         c = a.sum(axis=1, dtype=np.float64) if self.per_weight else np.ones(a.shape[0])
         u = self.alpha * z.astype(np.float64)
+        n, d = u.shape
+        beta, keep = np.empty(n), np.empty((n, d))
+        # keep = sigmoid(u + beta c), beta calibrated per row to the target (or fixed: target 0)
+        KSO.standout_keep(u, c, self.target, self.beta[l], beta, keep, np.empty(n), np.empty(d))
         if self.target > 0:
-            beta = calibrate_beta(u, c, self.target, self.beta[l])
             self.beta[l] = beta[-1]
-        else:
-            beta = np.full(a.shape[0], self.beta[l])
-        return expit(u + (beta * c)[:, None])
+        return keep
 
     def choose(self, l, x, xi, layer, rng):
         d_out = layer.W.shape[0]
