@@ -62,20 +62,33 @@ def make_cfg(method, args, extra):
 
 def fast_window(ts, runner, X, y, stream, steps):
     """`steps` batch-1 steps on the fast path, in chunks as engine.fit runs them; same returns as
-    npmlp_window."""
+    npmlp_window, and the number of chunk calls."""
     from npmlp import fastpath
     led = ts.ledger
     order = np.concatenate([stream.next() for _ in range(steps)]).astype(np.int64)
     ts.perm, ts.pos = order, 0
     t_before, w_before = dict(led.times), ledger_work(led)
+    chunks = 0
     t0 = time.perf_counter()
     while ts.pos < steps:
+        chunks += 1
         if not runner.run(ts, X, y, min(fastpath.CHUNK, steps - ts.pos), 10 ** 12):
             reference_step(ts, X, y)          # as engine.fit: a step the chunk cannot take
     wall = time.perf_counter() - t0
     times = {k: led.times[k] - t_before[k] for k in led.times}
     work = {ph: [a - b for a, b in zip(v, w_before[ph])] for ph, v in ledger_work(led).items()}
-    return wall, times, work
+    return wall, times, work, chunks
+
+
+def draw_sizes(ts, runner, steps, chunks):
+    """The uniform blocks Runner.run draws in a window of `steps` steps in `chunks` calls: the
+    step's selection uniforms (DROPOUT: one per hidden unit) and, for ALSH, the pool's next refill
+    drawn ahead once per call."""
+    sizes = [steps * runner.hidden] if runner.hidden else []
+    from kernels import fused_step as KS
+    if runner.method == KS.ALSH:
+        sizes += [len(ts.strategy.pool.u)] * chunks
+    return sizes
 
 
 def reference_step(ts, X, y):
@@ -84,6 +97,33 @@ def reference_step(ts, X, y):
     i = ts.perm[ts.pos]
     train_step(ts, X[i:i + 1], y[i:i + 1])
     ts.pos += 1
+
+
+def print_floor_parts(runs, us, parts):
+    """The fused rows' step time taken apart, us/step, medians over rounds: the floor's parts (each
+    the increase of a cumulative replay), the draws, and what is left: inside the compiled call
+    (chunk time - floor kernels: control flow between kernels) and outside it (step - chunk - draws:
+    Python per chunk, ledger accounting, ALSH's table rebuilds, steps run on the reference path)."""
+    print("\nfloor by parts, us/step (medians over rounds; 'beyond' = in call + outside):\n")
+    print(f"| method | us/step | {' | '.join(parts)} | draws | floor | in call, beyond kernels "
+          "| outside the call | beyond floor | chunk calls/window |")
+    print("|---|---|" + "---|" * (len(parts) + 6))
+    for label, run in runs.items():
+        fl = run["floors"]
+        if not fl:
+            continue
+        step = [x["wall"] * us for x in run["windows"]]
+        med = lambda v: f"{float(np.median(v)):.1f}" if len(v) else ""   # noqa: E731
+        has = "kernels" in fl[0]
+        cells = [med([1e6 * f["parts"][p] for f in fl]) if has else "" for p in parts]
+        kern = [1e6 * f["kernels"] for f in fl] if has else []
+        draws = [1e6 * f["draws"] for f in fl]
+        in_call = [1e6 * f["chunk"] - k for f, k in zip(fl, kern)]
+        outside = [t - 1e6 * (f["chunk"] + f["draws"]) for t, f in zip(step, fl)]
+        beyond = [a + b for a, b in zip(in_call, outside)]
+        floor = [k + d for k, d in zip(kern, draws)]
+        print(f"| {label} | {med(step)} | {' | '.join(cells)} | {med(draws)} | {med(floor)} | "
+              f"{med(in_call)} | {med(outside)} | {med(beyond)} | {med([f['chunks'] for f in fl])} |")
 
 
 def entries(args, extra):
@@ -114,6 +154,8 @@ def main():
                     "batch 1, 275 otherwise)")
     ap.add_argument("--warmup-steps", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--floor-steps", type=int, default=300,
+                    help="recorded steps the floor replays (per part, every round)")
     ap.add_argument("--fast-path", default="auto", choices=("auto", "off"),
                     help="as the training option: fused batch-1 chunks where a method has them")
     ap.add_argument("--reference", action="store_true",
@@ -127,7 +169,7 @@ def main():
 
     import kernels
     from kernels import fused_topk as KFT
-    from _floor import floor_args, floor_window, record
+    from _floor import PARTS, Floor, time_draws
     from npmlp import fastpath
     from npmlp.runner import build_state
     from npmlp.threads import set_threads
@@ -145,12 +187,7 @@ def main():
             fast_window(ts, runner, X, y, stream, args.warmup_steps)
         if runner is not None and runner.method != KFT.TOPK:   # _floor replays fused_step's sets
             order = np.concatenate([stream.next() for _ in range(steps)]).astype(np.int64)
-            sets = record(runner, ts, X, y, order)
-            run["floor"] = dict(method=runner.method, opt=runner.opt,
-                                sparse_state=runner.sparse_state, X=runner._inputs(X),
-                                order=sets[0], idx=sets[1], K=sets[2], xi=sets[3],
-                                **floor_args(ts, runner))
-            floor_window(**run["floor"])                       # compile outside the clock
+            run["floor"] = Floor(runner, ts, X, y, order, args.floor_steps)
         elif runner is None:
             npmlp_window(ts, X, y, stream, args.warmup_steps)
         runs[label] = run
@@ -159,12 +196,15 @@ def main():
         for label, run in runs.items():
             ts = run["ts"]
             if run["runner"] is not None:
-                wall, times, work = fast_window(ts, run["runner"], X, y, run["stream"], steps)
+                wall, times, work, chunks = fast_window(ts, run["runner"], X, y, run["stream"],
+                                                        steps)
+                draws = time_draws(ts.rng.bit_generator,
+                                   draw_sizes(ts, run["runner"], steps, chunks)) / steps
+                fl = {"draws": draws, "chunk": times.get("fused", 0.0) / steps,
+                      "chunks": chunks}
                 if "floor" in run:      # TOPK's chunk (kernels/fused_topk.py) has no floor replay
-                    t0 = time.perf_counter()
-                    floor_window(**run["floor"])
-                    recorded = run["floor"]["order"].shape[0]
-                    run["floors"].append((time.perf_counter() - t0) * per_epoch * steps / recorded)
+                    fl["parts"], fl["kernels"] = run["floor"].time_parts()
+                run["floors"].append(fl)
             else:
                 wall, times, work = npmlp_window(ts, X, y, run["stream"], steps)
             exact = sum(ts.ledger.exact_macs(ph, samples=steps * args.batch)
@@ -195,7 +235,7 @@ def main():
                                           for s, x in zip(runs[base]["windows"], w)], 2) + "x"
         floor = run["floors"] or runs.get(label.replace(" (ref)", ""), {}).get("floors", [])
         step_us = [x["wall"] * us for x in w]
-        floor_us = [f * us for f in floor]
+        floor_us = [1e6 * (f["kernels"] + f["draws"]) for f in floor if "kernels" in f]
         beyond = [a - b for a, b in zip(step_us, floor_us)]
         red = med_range([x["reduction"] for x in w])[0]
         row = (f"| {label} | {fmt_range([x['wall'] for x in w])} | {fmt_range(step_us)} | "
@@ -205,6 +245,7 @@ def main():
                f"{ratios.get('exact-sgd', '')} | {paper.get(label, '')} |")
         print(row)
         rows.append({"method": label, "windows": w, "floors": floor})
+    print_floor_parts(runs, us, [name for name, _ in PARTS])
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "rows": rows, "time": time.time()}, f, indent=1)
