@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from _common import (EPOCH_SAMPLES, SampleStream, fmt_range, ledger_work, load_bench_data,  # noqa: E402,E501
+from _common import (EPOCH_SAMPLES, SampleStream, fast_window, fmt_range, load_bench_data,  # noqa: E402,E501
                      machine_load, med_range, npmlp_window, product_macs)
 
 from npmlp.config import Config, validate  # noqa: E402
@@ -60,26 +60,6 @@ def make_cfg(method, args, extra):
     return validate(base.with_(**typed), tuple(STRATEGIES))
 
 
-def fast_window(ts, runner, X, y, stream, steps):
-    """`steps` batch-1 steps on the fast path, in chunks as engine.fit runs them; same returns as
-    npmlp_window, and the number of chunk calls."""
-    from npmlp import fastpath
-    led = ts.ledger
-    order = np.concatenate([stream.next() for _ in range(steps)]).astype(np.int64)
-    ts.perm, ts.pos = order, 0
-    t_before, w_before = dict(led.times), ledger_work(led)
-    chunks = 0
-    t0 = time.perf_counter()
-    while ts.pos < steps:
-        chunks += 1
-        if not runner.run(ts, X, y, min(fastpath.CHUNK, steps - ts.pos), 10 ** 12):
-            reference_step(ts, X, y)          # as engine.fit: a step the chunk cannot take
-    wall = time.perf_counter() - t0
-    times = {k: led.times[k] - t_before[k] for k in led.times}
-    work = {ph: [a - b for a, b in zip(v, w_before[ph])] for ph, v in ledger_work(led).items()}
-    return wall, times, work, chunks
-
-
 def draw_sizes(ts, runner, steps, chunks):
     """The uniform blocks Runner.run draws in a window of `steps` steps in `chunks` calls: the
     step's selection uniforms (DROPOUT: one per hidden unit) and, for ALSH, the pool's next refill
@@ -89,14 +69,6 @@ def draw_sizes(ts, runner, steps, chunks):
     if runner.method == KS.ALSH:
         sizes += [len(ts.strategy.pool.u)] * chunks
     return sizes
-
-
-def reference_step(ts, X, y):
-    """The step at ts.perm[ts.pos] on the reference path (ALSH's recall or pool refill)."""
-    from npmlp.engine import train_step
-    i = ts.perm[ts.pos]
-    train_step(ts, X[i:i + 1], y[i:i + 1])
-    ts.pos += 1
 
 
 def print_floor_parts(runs, us, parts):

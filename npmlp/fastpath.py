@@ -110,6 +110,7 @@ class Runner:
         self.counts = np.zeros((self.L, KS.N_COUNTS), np.int64)
         self.loss_sum = np.zeros(1)
         self.hidden = sum(p.W.shape[0] for p in ts.params[:-1]) if self.method == KS.DROPOUT else 0
+        self._u = np.empty(CHUNK * self.hidden)
         strategy = ts.strategy
         self.p = float(getattr(strategy, "p", 1.0))
         self.scale = self.dtype.type(getattr(strategy, "scale", 1.0))
@@ -197,9 +198,12 @@ class Runner:
                 return 0        # a recall measurement: the reference step takes it
         order = np.ascontiguousarray(ts.perm[ts.pos:ts.pos + n], dtype=np.int64)
         n = order.shape[0]
-        # each step's rate exactly as engine.fit computes it
-        lrs = np.array([cfg.lr * lr_factor(cfg.lr_schedule, (ts.step + s) / total_steps)
-                        for s in range(n)])
+        # each step's rate exactly as engine.fit computes it (constant: the same product, once)
+        if cfg.lr_schedule == "constant":
+            lrs = np.full(n, cfg.lr * lr_factor("constant", 0.0))
+        else:
+            lrs = np.array([cfg.lr * lr_factor(cfg.lr_schedule, (ts.step + s) / total_steps)
+                            for s in range(n)])
         adam_dense = np.zeros((n, 2))
         if self.opt == KS.ADAM and not self.sparse_state:
             for s in range(n):
@@ -208,7 +212,11 @@ class Runner:
         if self.opt == KS.ADAM and self.sparse_state and self.method != KFT.TOPK:
             self._pow_tables(ts, n)
         rng_state = ts.rng.bit_generator.state
-        u = ts.rng.random(n * self.hidden).reshape(n, self.hidden)
+        if self._u.shape[0] < n * self.hidden:      # the draws' buffer, reused: no page faults
+            self._u = np.empty(n * self.hidden)
+        u = self._u[:n * self.hidden]
+        ts.rng.random(out=u)                       # the same numbers as rng.random(n * hidden)
+        u = u.reshape(n, self.hidden)
         dt = self.dtype.type
         self.counts[:] = 0
         self.loss_sum[0] = ts.epoch_loss_sum
