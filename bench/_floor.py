@@ -19,7 +19,8 @@ runs per step:
                   constants), the bias updates
 
 The values are placeholders (copies of the run's weights and state, constant activations): only the
-work matters, and the benchmarked model is not touched. What the floor leaves out is the control flow
+work matters, and the benchmarked model is not touched. `Floor.time_parts` times each part alone
+and the complete floor (all parts in one loop); their difference is what the parts share (caches). What the floor leaves out is the control flow
 between these pieces inside the compiled loop, and everything outside the compiled call: the
 uniforms drawn per chunk (timed separately by `time_draws`, `Generator.random` of the same size in the
 same process), the chunk's setup and ledger accounting in Python, ALSH's table rebuilds.
@@ -42,6 +43,7 @@ PRODUCTS, UPDATES, SELECT, RELU, LOSS, BIAS = 1, 2, 4, 8, 16, 32
 PARTS = (("products", PRODUCTS), ("updates", UPDATES), ("selection", SELECT),
          ("relu/scatter", RELU), ("loss", LOSS), ("bias+steps", BIAS))
 ALL = sum(bit for _, bit in PARTS)
+TIMED = (("products+updates", PRODUCTS | UPDATES), *PARTS[2:])    # the parts time_parts reports
 
 
 def record(runner, ts, X, y, order):
@@ -264,23 +266,25 @@ class Floor:
         floor_window(parts, **a)
         return time.perf_counter() - t0
 
-    def time_parts(self, reps=3):
-        """Seconds per step of each part, as the differences of cumulative replays (products,
-        + updates, + selection, ...), so the parts sum to the complete floor; and that total. Each
-        cumulative replay is the best of `reps` (a floor: other processes only add time)."""
-        out, prev, mask = {}, 0.0, 0
-        for name, bit in PARTS:
-            mask |= bit
-            t = min(self.replay(mask) for _ in range(reps)) / self.n
-            out[name], prev = t - prev, t
-        return out, prev
+    def time_parts(self, reps=5):
+        """Seconds per step of each part replayed alone (products and updates together: STANDARD's
+        input gradient shares the update's pass), and of the complete floor (every part in one
+        loop). Each is the best of `reps` replays: a floor, and other processes only add time."""
+        def best(mask):
+            return min(self.replay(mask) for _ in range(reps)) / self.n
+        parts = {name: best(mask) for name, mask in TIMED}
+        return parts, best(ALL)
 
 
 def time_draws(bit_generator, sizes):
-    """Seconds to draw float64 uniforms in blocks of `sizes` from a fresh generator of the run's kind
-    (what Runner.run draws per chunk: the step's uniforms, ALSH's next pool refill)."""
+    """Seconds to draw float64 uniforms in blocks of `sizes` from a fresh generator of the run's kind,
+    into buffers allocated beforehand (as Runner.run draws per chunk: the step's uniforms into its
+    reused buffer, ALSH's next pool refill into its own)."""
     g = np.random.Generator(type(bit_generator)(12345))
+    bufs = [np.empty(n) for n in sizes]
+    for b in bufs:
+        b[:] = 0                                 # touched: no page faults on the clock
     t0 = time.perf_counter()
-    for n in sizes:
-        g.random(n)
+    for b in bufs:
+        g.random(out=b)
     return time.perf_counter() - t0
