@@ -153,12 +153,7 @@ def floor_window(parts, method, opt, sparse_state, mu, X, Y, order, idx, K, xi, 
             if do_b and opt == KS.ADAM:             # Adam's per-row step sizes
                 st, co = step[l], corr[l]
                 if sparse_state:
-                    tr = trows[l]
-                    for q in range(visit.shape[0]):
-                        r = visit[q]
-                        tr[r] += 1
-                        st[r] = dt(lr / (1.0 - pow1[tr[r]]))
-                        co[r] = dt(1.0 / np.sqrt(1.0 - pow2[tr[r]]))
+                    KS.lazy_adam_steps(visit, trows[l], st, co, lr, pow1, pow2)
                 else:
                     st[:] = dt(lr / (1.0 - 0.9 ** (s + 1)))
                     co[:] = dt(1.0 / np.sqrt(1.0 - 0.999 ** (s + 1)))
