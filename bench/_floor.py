@@ -22,8 +22,8 @@ The values are placeholders (copies of the run's weights and state, constant act
 work matters, and the benchmarked model is not touched. `Floor.time_parts` times each part alone
 and the complete floor (all parts in one loop); their difference is what the parts share (caches). What the floor leaves out is the control flow
 between these pieces inside the compiled loop, and everything outside the compiled call: the
-uniforms drawn per chunk (timed separately by `time_draws`, `Generator.random` of the same size in the
-same process), the chunk's setup and ledger accounting in Python, ALSH's table rebuilds.
+uniforms drawn per chunk (Runner.run times them itself: `draw_seconds`), the chunk's setup and ledger
+accounting in Python, ALSH's table rebuilds.
 
 Recorded sets: idx (n, L, D_max) int64 padded, K (n, L); xi (n, L, D_max + 1) as the kernel keeps it
 (slot 0 = J, the ids after); xi32 the same ids as int32 (ALSH's sparse query).
@@ -269,17 +269,3 @@ class Floor:
             return min(self.replay(mask) for _ in range(reps)) / self.n
         parts = {name: best(mask) for name, mask in TIMED}
         return parts, best(ALL)
-
-
-def time_draws(bit_generator, sizes):
-    """Seconds to draw float64 uniforms in blocks of `sizes` from a fresh generator of the run's kind,
-    into buffers allocated beforehand (as Runner.run draws per chunk: the step's uniforms into its
-    reused buffer, ALSH's next pool refill into its own)."""
-    g = np.random.Generator(type(bit_generator)(12345))
-    bufs = [np.empty(n) for n in sizes]
-    for b in bufs:
-        b[:] = 0                                 # touched: no page faults on the clock
-    t0 = time.perf_counter()
-    for b in bufs:
-        g.random(out=b)
-    return time.perf_counter() - t0

@@ -60,23 +60,12 @@ def make_cfg(method, args, extra):
     return validate(base.with_(**typed), tuple(STRATEGIES))
 
 
-def draw_sizes(ts, runner, steps, chunks):
-    """The uniform blocks Runner.run draws in a window of `steps` steps in `chunks` calls: the
-    step's selection uniforms (DROPOUT: one per hidden unit) and, for ALSH, the pool's next refill
-    drawn ahead once per call."""
-    sizes = [steps * runner.hidden] if runner.hidden else []
-    from kernels import fused_step as KS
-    if runner.method == KS.ALSH:
-        sizes += [len(ts.strategy.pool.u)] * chunks
-    return sizes
-
-
 def print_floor_parts(runs, us, parts):
     """The fused rows' step time taken apart, us/step, medians over rounds: each part of the floor
-    replayed alone (best of 5), the complete floor (all parts in one loop, best of 5), the draws, and
-    what is left: inside the compiled call (chunk time - floor: control flow between kernels) and
-    outside it (step - chunk - draws: Python per chunk, ledger accounting, ALSH's table rebuilds,
-    steps run on the reference path)."""
+    replayed alone (best of 5), the complete floor (all parts in one loop, best of 5), the draws (as
+    Runner.run timed them), and what is left: inside the compiled call (chunk time - floor: control
+    flow between kernels) and outside it (step - chunk - draws: Python per chunk, ledger
+    accounting, ALSH's table rebuilds, steps run on the reference path)."""
     print("\nfloor by parts, us/step (medians over rounds; 'beyond floor' = in call + outside):\n")
     print(f"| method | us/step | {' | '.join(parts)} | floor (all parts) | draws | in call, beyond "
           "floor | outside the call | beyond floor | beyond floor, best round | chunk calls/window |")
@@ -144,7 +133,7 @@ def main():
 
     import kernels
     from kernels import fused_topk as KFT
-    from _floor import TIMED, Floor, time_draws
+    from _floor import TIMED, Floor
     from npmlp import fastpath
     from npmlp.runner import build_state
     from npmlp.threads import set_threads
@@ -171,10 +160,10 @@ def main():
         for label, run in runs.items():
             ts = run["ts"]
             if run["runner"] is not None:
+                drawn = run["runner"].draw_seconds
                 wall, times, work, chunks = fast_window(ts, run["runner"], X, y, run["stream"],
                                                         steps)
-                draws = time_draws(ts.rng.bit_generator,
-                                   draw_sizes(ts, run["runner"], steps, chunks)) / steps
+                draws = (run["runner"].draw_seconds - drawn) / steps
                 fl = {"draws": draws, "chunk": times.get("fused", 0.0) / steps,
                       "chunks": chunks}
                 if "floor" in run:      # TOPK's chunk (kernels/fused_topk.py) has no floor replay

@@ -35,6 +35,8 @@ a ΣKJ + b ΣK + c ΣJ + d n). Time: a fused step has no boundary between forwar
 that a clock could see, so the chunk's wall time is charged to its own phase, "fused" (the epoch
 line's `fused` column); splitting it by modelled proportions would report numbers nobody measured.
 """
+import time
+
 import numpy as np
 
 from kernels import active_backward as KB
@@ -111,6 +113,7 @@ class Runner:
         self.loss_sum = np.zeros(1)
         self.hidden = sum(p.W.shape[0] for p in ts.params[:-1]) if self.method == KS.DROPOUT else 0
         self._u = np.empty(CHUNK * self.hidden)
+        self.draw_seconds = 0.0       # time drawing the chunks' uniforms (not a ledger phase)
         strategy = ts.strategy
         self.p = float(getattr(strategy, "p", 1.0))
         self.scale = self.dtype.type(getattr(strategy, "scale", 1.0))
@@ -211,6 +214,7 @@ class Runner:
                 adam_dense[s] = (lrs[s] / (1 - cfg.beta1 ** t), 1 / np.sqrt(1 - cfg.beta2 ** t))
         if self.opt == KS.ADAM and self.sparse_state and self.method != KFT.TOPK:
             self._pow_tables(ts, n)
+        t_draw = time.perf_counter()               # the draws, timed for bench/method_epoch.py
         rng_state = ts.rng.bit_generator.state
         if self._u.shape[0] < n * self.hidden:      # the draws' buffer, reused: no page faults
             self._u = np.empty(n * self.hidden)
@@ -227,6 +231,7 @@ class Runner:
             self._pool_next[0] = 0
             self._pool_next[1:] = pool.rng.random(len(pool.u))   # the next refill, if one comes
             pool = (pool.u, pool.cursor, self._pool_next)
+        self.draw_seconds += time.perf_counter() - t_draw
         with ts.ledger.phase("fused"):
             if self.method == KFT.TOPK:      # TOPK's own chunk: input-major blocks, lazy block state
                 done = KFT.fused_topk_chunk(
