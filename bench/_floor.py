@@ -44,6 +44,8 @@ PARTS = (("products", PRODUCTS), ("updates", UPDATES), ("selection", SELECT),
          ("relu/scatter", RELU), ("loss", LOSS), ("bias+steps", BIAS))
 ALL = sum(bit for _, bit in PARTS)
 TIMED = (("products+updates", PRODUCTS | UPDATES), *PARTS[2:])    # the parts time_parts reports
+RESTORED = ("Ws", "bs", "S1", "S2", "S1b", "S2b", "xvs", "xin", "zs", "dzs", "dxs", "dxvs", "step",
+            "corr", "scratch", "acts", "nvs")
 
 
 def record(runner, ts, X, y, order):
@@ -248,6 +250,9 @@ class Floor:
             work=np.zeros(d_out[-1], dt), sel_idx=lst(np.zeros(d, np.int64) for d in d_out),
             acts=lst(np.zeros(d, dt) for d in d_out), nvs=lst(np.zeros(d, dt) for d in d_in),
             nis=lst(np.zeros(d, np.int64) for d in d_in))
+        # every replay starts from the same values: repeated replays would otherwise drift (Adam's
+        # moments decay under zero placeholder gradients into denormals, ~100x slower arithmetic)
+        self.start = {key: [a.copy() for a in self.args[key]] for key in RESTORED}
         self.replay(ALL, 1)                     # compile outside any clock
 
     def replay(self, parts, n=None):
@@ -255,6 +260,9 @@ class Floor:
         a = dict(self.args)
         for tr, tr0 in zip(a["trows"], self.trows0):
             tr[:] = tr0                          # lazy Adam's counts restart: the power tables fit
+        for key, arrays in self.start.items():
+            for arr, arr0 in zip(a[key], arrays):
+                arr[...] = arr0
         if n is not None:
             a.update(order=a["order"][:n])
         t0 = time.perf_counter()
