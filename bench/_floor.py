@@ -272,8 +272,10 @@ class Floor:
     def time_parts(self, reps=5):
         """Seconds per step of each part replayed alone (products and updates together: STANDARD's
         input gradient shares the update's pass), and of the complete floor (every part in one
-        loop). Each is the best of `reps` replays: a floor, and other processes only add time."""
+        loop). Each is the best of `reps` replays (a floor: other processes only add time) less the
+        replay of no part (the call and its empty loops: the replay's own control flow, not work)."""
         def best(mask):
             return min(self.replay(mask) for _ in range(reps)) / self.n
-        parts = {name: best(mask) for name, mask in TIMED}
-        return parts, best(ALL)
+        base = best(0)
+        parts = {name: best(mask) - base for name, mask in TIMED}
+        return parts, best(ALL) - base

@@ -132,7 +132,7 @@ def main():
     extra = parse_sets(args.set)
 
     import kernels
-    from kernels import fused_topk as KFT
+    from kernels import fused_step as KS
     from _floor import TIMED, Floor
     from npmlp import fastpath
     from npmlp.runner import build_state
@@ -149,7 +149,8 @@ def main():
         run = {"ts": ts, "stream": stream, "windows": [], "runner": runner, "floors": []}
         if runner is not None:
             fast_window(ts, runner, X, y, stream, args.warmup_steps)
-        if runner is not None and runner.method != KFT.TOPK:   # _floor replays fused_step's sets
+        if runner is not None and runner.method in (KS.STANDARD, KS.DROPOUT, KS.ALSH):
+            # _floor replays kernels/fused_step.py's recorded sets (not TOPK's or another chunk's)
             order = np.concatenate([stream.next() for _ in range(steps)]).astype(np.int64)
             run["floor"] = Floor(runner, ts, X, y, order, args.floor_steps)
         elif runner is None:
@@ -166,7 +167,7 @@ def main():
                 draws = (run["runner"].draw_seconds - drawn) / steps
                 fl = {"draws": draws, "chunk": times.get("fused", 0.0) / steps,
                       "chunks": chunks}
-                if "floor" in run:      # TOPK's chunk (kernels/fused_topk.py) has no floor replay
+                if "floor" in run:      # a chunk other than fused_step's has no floor replay
                     fl["parts"], fl["kernels"] = run["floor"].time_parts()
                 run["floors"].append(fl)
             else:
