@@ -93,7 +93,8 @@ def test_floor_replays_a_recorded_window_without_touching_the_run():
             assert K == kept.size and np.array_equal(floor.args["idx"][s, l, :K], kept)
         assert floor.args["K"][s, 2] == 10
     parts, total = floor.time_parts(reps=1)
-    assert set(parts) == {name for name, _ in TIMED} and total > 0
+    assert set(parts) == {name for name, _ in TIMED}       # differences of timings: sign is noise
+    assert all(np.isfinite(v) for v in parts.values()) and np.isfinite(total)
     floor.replay(ALL)
     assert all(np.array_equal(a, p.W) for a, p in zip(after, ts.params))
 
