@@ -1,5 +1,6 @@
 """Shared helpers of bench/epoch_time.py and bench/compare_torch.py: the machine's measured peaks, the
-data, building an npmlp run, the sample stream, an npmlp timing window, and median (min-max) formatting.
+data, building an npmlp run, the sample stream, npmlp timing windows (reference and fast path), a
+bandwidth probe, and median (min-max) formatting.
 
 Shape legend: N training samples, D input width (784), B batch size; X (N, D), y (N,) int64.
 """
@@ -125,6 +126,52 @@ def npmlp_window(ts, X, y, stream, steps):
     times = {k: led.times[k] - t_before[k] for k in led.times}
     work = {ph: [a - b for a, b in zip(v, w_before[ph])] for ph, v in ledger_work(led).items()}
     return wall, times, work
+
+
+def fast_window(ts, runner, X, y, stream, steps):
+    """`steps` batch-1 steps on the fast path, in chunks as engine.fit runs them; same returns as
+    npmlp_window, and the number of chunk calls."""
+    from npmlp import fastpath
+    led = ts.ledger
+    order = np.concatenate([stream.next() for _ in range(steps)]).astype(np.int64)
+    ts.perm, ts.pos = order, 0
+    t_before, w_before = dict(led.times), ledger_work(led)
+    chunks = 0
+    t0 = time.perf_counter()
+    while ts.pos < steps:
+        chunks += 1
+        if not runner.run(ts, X, y, min(fastpath.CHUNK, steps - ts.pos), 10 ** 12):
+            reference_step(ts, X, y)          # as engine.fit: a step the chunk cannot take
+    wall = time.perf_counter() - t0
+    times = {k: led.times[k] - t_before[k] for k in led.times}
+    work = {ph: [a - b for a, b in zip(v, w_before[ph])] for ph, v in ledger_work(led).items()}
+    return wall, times, work, chunks
+
+
+def reference_step(ts, X, y):
+    """The step at ts.perm[ts.pos] on the reference path (ALSH's recall or pool refill)."""
+    from npmlp.engine import train_step
+    i = ts.perm[ts.pos]
+    train_step(ts, X[i:i + 1], y[i:i + 1])
+    ts.pos += 1
+
+
+class CopyProbe:
+    """The DRAM bandwidth as this process sees it now: a copy of one `mb` MB float64 array into
+    another (pre-touched, so no page faults), GB/s with STREAM's byte counting (read + written).
+    Called between timing windows, it measures the same machine state the windows run in."""
+
+    def __init__(self, mb=400):
+        self.src = np.ones(int(mb * 1e6) // 8)
+        self.dst = np.zeros_like(self.src)
+        self.samples = []
+
+    def __call__(self):
+        t0 = time.perf_counter()
+        np.copyto(self.dst, self.src)
+        gbs = 2 * self.src.nbytes / (time.perf_counter() - t0) / 1e9
+        self.samples.append(gbs)
+        return gbs
 
 
 def product_macs(work):

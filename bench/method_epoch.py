@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from _common import (EPOCH_SAMPLES, SampleStream, fmt_range, ledger_work, load_bench_data,  # noqa: E402,E501
+from _common import (EPOCH_SAMPLES, SampleStream, fast_window, fmt_range, load_bench_data,  # noqa: E402,E501
                      machine_load, med_range, npmlp_window, product_macs)
 
 from npmlp.config import Config, validate  # noqa: E402
@@ -60,30 +60,34 @@ def make_cfg(method, args, extra):
     return validate(base.with_(**typed), tuple(STRATEGIES))
 
 
-def fast_window(ts, runner, X, y, stream, steps):
-    """`steps` batch-1 steps on the fast path, in chunks as engine.fit runs them; same returns as
-    npmlp_window."""
-    from npmlp import fastpath
-    led = ts.ledger
-    order = np.concatenate([stream.next() for _ in range(steps)]).astype(np.int64)
-    ts.perm, ts.pos = order, 0
-    t_before, w_before = dict(led.times), ledger_work(led)
-    t0 = time.perf_counter()
-    while ts.pos < steps:
-        if not runner.run(ts, X, y, min(fastpath.CHUNK, steps - ts.pos), 10 ** 12):
-            reference_step(ts, X, y)          # as engine.fit: a step the chunk cannot take
-    wall = time.perf_counter() - t0
-    times = {k: led.times[k] - t_before[k] for k in led.times}
-    work = {ph: [a - b for a, b in zip(v, w_before[ph])] for ph, v in ledger_work(led).items()}
-    return wall, times, work
-
-
-def reference_step(ts, X, y):
-    """The step at ts.perm[ts.pos] on the reference path (ALSH's recall or pool refill)."""
-    from npmlp.engine import train_step
-    i = ts.perm[ts.pos]
-    train_step(ts, X[i:i + 1], y[i:i + 1])
-    ts.pos += 1
+def print_floor_parts(runs, us, parts):
+    """The fused rows' step time taken apart, us/step, medians over rounds: each part of the floor
+    replayed alone (best of 5), the complete floor (all parts in one loop, best of 5), the draws (as
+    Runner.run timed them), and what is left: inside the compiled call (chunk time - floor: control
+    flow between kernels) and outside it (step - chunk - draws: Python per chunk, ledger
+    accounting, ALSH's table rebuilds, steps run on the reference path)."""
+    print("\nfloor by parts, us/step (medians over rounds; 'beyond floor' = in call + outside):\n")
+    print(f"| method | us/step | {' | '.join(parts)} | floor (all parts) | draws | in call, beyond "
+          "floor | outside the call | beyond floor | beyond floor, best round | chunk calls/window |")
+    print("|---|---|" + "---|" * (len(parts) + 7))
+    for label, run in runs.items():
+        fl = run["floors"]
+        if not fl:
+            continue
+        step = [x["wall"] * us for x in run["windows"]]
+        med = lambda v: f"{float(np.median(v)):.1f}" if len(v) else ""   # noqa: E731
+        has = "kernels" in fl[0]
+        cells = [med([1e6 * f["parts"][p] for f in fl]) if has else "" for p in parts]
+        kern = [1e6 * f["kernels"] for f in fl] if has else []
+        draws = [1e6 * f["draws"] for f in fl]
+        in_call = [1e6 * f["chunk"] - k for f, k in zip(fl, kern)]
+        outside = [t - 1e6 * (f["chunk"] + f["draws"]) for t, f in zip(step, fl)]
+        beyond = [a + b for a, b in zip(in_call, outside)]
+        # the floor is a best of 5 replays: beside the median, the round whose step was fastest
+        best = [min(step) - min(kern) - draws[int(np.argmin(step))]] if kern else []
+        print(f"| {label} | {med(step)} | {' | '.join(cells)} | {med(kern)} | {med(draws)} | "
+              f"{med(in_call)} | {med(outside)} | {med(beyond)} | {med(best)} | "
+              f"{med([f['chunks'] for f in fl])} |")
 
 
 def entries(args, extra):
@@ -114,6 +118,8 @@ def main():
                     "batch 1, 275 otherwise)")
     ap.add_argument("--warmup-steps", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--floor-steps", type=int, default=300,
+                    help="recorded steps the floor replays (per part, every round)")
     ap.add_argument("--fast-path", default="auto", choices=("auto", "off"),
                     help="as the training option: fused batch-1 chunks where a method has them")
     ap.add_argument("--reference", action="store_true",
@@ -126,9 +132,8 @@ def main():
     extra = parse_sets(args.set)
 
     import kernels
-    from kernels import fused_adaptive as KFA
-    from kernels import fused_topk as KFT
-    from _floor import floor_args, floor_window, record
+    from kernels import fused_step as KS
+    from _floor import TIMED, Floor
     from npmlp import fastpath
     from npmlp.runner import build_state
     from npmlp.threads import set_threads
@@ -144,16 +149,10 @@ def main():
         run = {"ts": ts, "stream": stream, "windows": [], "runner": runner, "floors": []}
         if runner is not None:
             fast_window(ts, runner, X, y, stream, args.warmup_steps)
-        # _floor replays fused_step's sets (not TOPK's blocks, nor ADAPTIVE's all-unit forward:
-        # bench/bench_adaptive.py splits that step)
-        if runner is not None and runner.method not in (KFT.TOPK, KFA.ADAPTIVE):
+        if runner is not None and runner.method in (KS.STANDARD, KS.DROPOUT, KS.ALSH):
+            # _floor replays kernels/fused_step.py's recorded sets (not TOPK's or another chunk's)
             order = np.concatenate([stream.next() for _ in range(steps)]).astype(np.int64)
-            sets = record(runner, ts, X, y, order)
-            run["floor"] = dict(method=runner.method, opt=runner.opt,
-                                sparse_state=runner.sparse_state, X=runner._inputs(X),
-                                order=sets[0], idx=sets[1], K=sets[2], xi=sets[3],
-                                **floor_args(ts, runner))
-            floor_window(**run["floor"])                       # compile outside the clock
+            run["floor"] = Floor(runner, ts, X, y, order, args.floor_steps)
         elif runner is None:
             npmlp_window(ts, X, y, stream, args.warmup_steps)
         runs[label] = run
@@ -162,12 +161,15 @@ def main():
         for label, run in runs.items():
             ts = run["ts"]
             if run["runner"] is not None:
-                wall, times, work = fast_window(ts, run["runner"], X, y, run["stream"], steps)
-                if "floor" in run:      # TOPK's and ADAPTIVE's chunks have no floor replay
-                    t0 = time.perf_counter()
-                    floor_window(**run["floor"])
-                    recorded = run["floor"]["order"].shape[0]
-                    run["floors"].append((time.perf_counter() - t0) * per_epoch * steps / recorded)
+                drawn = run["runner"].draw_seconds
+                wall, times, work, chunks = fast_window(ts, run["runner"], X, y, run["stream"],
+                                                        steps)
+                draws = (run["runner"].draw_seconds - drawn) / steps
+                fl = {"draws": draws, "chunk": times.get("fused", 0.0) / steps,
+                      "chunks": chunks}
+                if "floor" in run:      # a chunk other than fused_step's has no floor replay
+                    fl["parts"], fl["kernels"] = run["floor"].time_parts()
+                run["floors"].append(fl)
             else:
                 wall, times, work = npmlp_window(ts, X, y, run["stream"], steps)
             exact = sum(ts.ledger.exact_macs(ph, samples=steps * args.batch)
@@ -198,7 +200,7 @@ def main():
                                           for s, x in zip(runs[base]["windows"], w)], 2) + "x"
         floor = run["floors"] or runs.get(label.replace(" (ref)", ""), {}).get("floors", [])
         step_us = [x["wall"] * us for x in w]
-        floor_us = [f * us for f in floor]
+        floor_us = [1e6 * (f["kernels"] + f["draws"]) for f in floor if "kernels" in f]
         beyond = [a - b for a, b in zip(step_us, floor_us)]
         red = med_range([x["reduction"] for x in w])[0]
         row = (f"| {label} | {fmt_range([x['wall'] for x in w])} | {fmt_range(step_us)} | "
@@ -208,6 +210,7 @@ def main():
                f"{ratios.get('exact-sgd', '')} | {paper.get(label, '')} |")
         print(row)
         rows.append({"method": label, "windows": w, "floors": floor})
+    print_floor_parts(runs, us, [name for name, _ in TIMED])
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "rows": rows, "time": time.time()}, f, indent=1)

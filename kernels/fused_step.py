@@ -286,12 +286,7 @@ def fused_chunk(method, opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow1
             if opt == ADAM:
                 st, co = steps[l], corrs[l]
                 if sparse_state:                 # lazy Adam: each visited row's own step count
-                    tr = trows[l]
-                    for q in range(visit.shape[0]):
-                        r = visit[q]
-                        tr[r] += 1
-                        st[r] = dt(lr / (1.0 - pow1[tr[r]]))
-                        co[r] = dt(1.0 / np.sqrt(1.0 - pow2[tr[r]]))
+                    lazy_adam_steps(visit, trows[l], st, co, lr, pow1, pow2)
                 else:
                     st[:] = dt(adam_dense[s, 0])
                     co[:] = dt(adam_dense[s, 1])
@@ -325,6 +320,18 @@ def fused_chunk(method, opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow1
             if method != STANDARD:
                 _clear(acts[l], idxs[l], Ks[l])
     return order.shape[0]
+
+
+@jit
+def lazy_adam_steps(visit, tr, st, co, lr, pow1, pow2):
+    """Lazy Adam's step size lr / (1 - b1^t) and 1 / sqrt(1 - b2^t) of each visited row, t its own
+    step count (advanced here), from the power tables (npmlp/optim.py computes the same)."""
+    dt = st.dtype.type
+    for q in range(visit.shape[0]):
+        r = visit[q]
+        tr[r] += 1
+        st[r] = dt(lr / (1.0 - pow1[tr[r]]))
+        co[r] = dt(1.0 / np.sqrt(1.0 - pow2[tr[r]]))
 
 
 @jit

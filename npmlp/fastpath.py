@@ -37,6 +37,8 @@ a ΣKJ + b ΣK + c ΣJ + d n). Time: a fused step has no boundary between forwar
 that a clock could see, so the chunk's wall time is charged to its own phase, "fused" (the epoch
 line's `fused` column); splitting it by modelled proportions would report numbers nobody measured.
 """
+import time
+
 import numpy as np
 
 from kernels import active_backward as KB
@@ -122,6 +124,8 @@ class Runner:
         self.loss_sum = np.zeros(1)
         self.hidden = (sum(p.W.shape[0] for p in ts.params[:-1])   # one uniform per hidden unit
                        if self.method in (KS.DROPOUT, KFA.ADAPTIVE) else 0)
+        self._u = np.empty(CHUNK * self.hidden)
+        self.draw_seconds = 0.0       # time drawing the chunks' uniforms (not a ledger phase)
         strategy = ts.strategy
         self.p = float(getattr(strategy, "p", 1.0))
         self.scale = self.dtype.type(getattr(strategy, "scale", 1.0))
@@ -209,9 +213,12 @@ class Runner:
                 return 0        # a recall measurement: the reference step takes it
         order = np.ascontiguousarray(ts.perm[ts.pos:ts.pos + n], dtype=np.int64)
         n = order.shape[0]
-        # each step's rate exactly as engine.fit computes it
-        lrs = np.array([cfg.lr * lr_factor(cfg.lr_schedule, (ts.step + s) / total_steps)
-                        for s in range(n)])
+        # each step's rate exactly as engine.fit computes it (constant: the same product, once)
+        if cfg.lr_schedule == "constant":
+            lrs = np.full(n, cfg.lr * lr_factor("constant", 0.0))
+        else:
+            lrs = np.array([cfg.lr * lr_factor(cfg.lr_schedule, (ts.step + s) / total_steps)
+                            for s in range(n)])
         adam_dense = np.zeros((n, 2))
         if self.opt == KS.ADAM and not self.sparse_state:
             for s in range(n):
@@ -219,8 +226,13 @@ class Runner:
                 adam_dense[s] = (lrs[s] / (1 - cfg.beta1 ** t), 1 / np.sqrt(1 - cfg.beta2 ** t))
         if self.opt == KS.ADAM and self.sparse_state and self.method != KFT.TOPK:
             self._pow_tables(ts, n)
+        t_draw = time.perf_counter()               # the draws, timed for bench/method_epoch.py
         rng_state = ts.rng.bit_generator.state
-        u = ts.rng.random(n * self.hidden).reshape(n, self.hidden)
+        if self._u.shape[0] < n * self.hidden:      # the draws' buffer, reused: no page faults
+            self._u = np.empty(n * self.hidden)
+        u = self._u[:n * self.hidden]
+        ts.rng.random(out=u)                       # the same numbers as rng.random(n * hidden)
+        u = u.reshape(n, self.hidden)
         dt = self.dtype.type
         self.counts[:] = 0
         self.loss_sum[0] = ts.epoch_loss_sum
@@ -231,6 +243,7 @@ class Runner:
             self._pool_next[0] = 0
             self._pool_next[1:] = pool.rng.random(len(pool.u))   # the next refill, if one comes
             pool = (pool.u, pool.cursor, self._pool_next)
+        self.draw_seconds += time.perf_counter() - t_draw
         with ts.ledger.phase("fused"):
             if self.method == KFT.TOPK:      # TOPK's own chunk: input-major blocks, lazy block state
                 done = KFT.fused_topk_chunk(

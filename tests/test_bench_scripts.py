@@ -25,7 +25,7 @@ def run_script(name, *args, prelude="pass"):
 def test_epoch_time_reports_every_config_with_the_ledgers_exact_work(tmp_path):
     out = tmp_path / "epoch.json"
     proc = run_script("epoch_time.py", *TINY, "--batch", "5", "1", "--threads", "1",
-                      "--optimizer", "sgd", "adam", "--json", str(out))
+                      "--optimizer", "sgd", "adam", "--probe-mb", "4", "--json", str(out))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "EXTRAPOLATED" in proc.stdout and "GFLOP/s" in proc.stdout
     rows = json.loads(out.read_text())["rows"]
@@ -40,6 +40,63 @@ def test_epoch_time_reports_every_config_with_the_ledgers_exact_work(tmp_path):
         assert d["macs_step"] == c["batch"] * (3 * per_sample - SIZES[0] * SIZES[1])
         assert d["s_epoch"] > 0 and d["gflops"] > 0 and d["gbs"] > 0
         assert sum(d["split"].values()) == pytest.approx(d["s_epoch"])
+        # --fast-path auto: batch 1 runs fused; the memory bound counts 3 passes (SGD), 7 (Adam)
+        assert c["path"] == ("fused" if c["batch"] == 1 else "reference")
+        assert c["passes"] == {"sgd": 3, "adam": 7}[c["optimizer"]]
+        assert c["weight_bytes"] == 4 * sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:]))
+        assert d["must_gbs"] > 0 and d["x_membound"] > 0
+        assert len(r["launches"][0]["probe_gbs"]) == 4 + 1      # before each sub-window, and after
+    assert "x of memory bound" in proc.stdout
+
+
+def test_epoch_time_fast_path_off_times_the_reference_at_batch_1(tmp_path):
+    out = tmp_path / "epoch.json"
+    proc = run_script("epoch_time.py", *TINY, "--batch", "1", "--threads", "1", "--optimizer",
+                      "adam", "--fast-path", "off", "--probes", "2", "--probe-mb", "4",
+                      "--json", str(out))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["config"]["path"] == "reference"
+    assert row["launches"][0]["phase_seconds"].get("fused", 0.0) == 0.0
+
+
+def test_floor_replays_a_recorded_window_without_touching_the_run():
+    """bench/_floor.py: the recorded sets are the fused steps' (DROPOUT keeps the units whose uniform
+    is below p, the output layer all classes), and replaying every part changes no parameter."""
+    import numpy as np
+    sys.path.insert(0, BENCH)
+    from _common import random_dataset
+    from _floor import ALL, TIMED, Floor
+
+    from npmlp import fastpath
+    from npmlp.config import Config
+    from npmlp.runner import build_state
+    data = random_dataset(n=60, seed=3)
+    cfg = Config(method="dropout", batch_size=1, optimizer="adam", hidden=(16, 12), seed=4,
+                 dropout_keep=0.5)
+    ts = build_state(cfg, data)
+    runner = fastpath.make_runner(ts, cfg)
+    before = [p.W.copy() for p in ts.params]
+    order = np.arange(20, dtype=np.int64)
+    state = ts.rng.bit_generator.state
+    floor = Floor(runner, ts, data.train.X, data.train.y, order, max_steps=12)
+    assert floor.n == 12 and runner.draw_seconds > 0          # Runner.run timed its draws
+    after = [p.W.copy() for p in ts.params]
+    assert any(not np.array_equal(a, b) for a, b in zip(before, after))  # recording trained 12 steps
+    g = np.random.Generator(type(ts.rng.bit_generator)())
+    g.bit_generator.state = state
+    for s in range(12):
+        u = g.random(28)
+        for l, (lo, hi) in enumerate(((0, 16), (16, 28))):
+            kept = np.flatnonzero(u[lo:hi] < cfg.dropout_keep)
+            K = floor.args["K"][s, l]
+            assert K == kept.size and np.array_equal(floor.args["idx"][s, l, :K], kept)
+        assert floor.args["K"][s, 2] == 10
+    parts, total = floor.time_parts(reps=1)
+    assert set(parts) == {name for name, _ in TIMED}       # differences of timings: sign is noise
+    assert all(np.isfinite(v) for v in parts.values()) and np.isfinite(total)
+    floor.replay(ALL)
+    assert all(np.array_equal(a, p.W) for a, p in zip(after, ts.params))
 
 
 def test_compare_torch_without_torch_says_how_to_install():
