@@ -210,8 +210,11 @@ class Floor:
     `max_steps` bounds the replayed steps (the floor is per step; STANDARD's replays take ~4 ms a
     step each, and time_parts replays the window once per part)."""
 
-    def __init__(self, runner, ts, X, y, order, max_steps=300):
-        steps, idx, K, xi, xi32 = record(runner, ts, X, y, order[:max_steps])
+    def __init__(self, runner, ts, X, y, order, max_steps=300, sets=None, method=None):
+        """sets: record()'s result when the caller recorded the window itself (bench_adaptive.py
+        records z beside it); method: replay as this fused_step method (default the runner's)."""
+        steps, idx, K, xi, xi32 = (record(runner, ts, X, y, order[:max_steps]) if sets is None
+                                   else sets)
         self.n = steps.shape[0]
         dt = runner.dtype
         Ws = [p.W.copy() for p in ts.params]
@@ -234,7 +237,7 @@ class Floor:
             pu = ts.strategy.pool.u.copy()
             pool = (pu, np.zeros(1, np.int64), np.concatenate([[0.0], pu]))
         self.args = dict(
-            method=runner.method, opt=runner.opt, sparse_state=runner.sparse_state,
+            method=runner.method if method is None else method, opt=runner.opt, sparse_state=runner.sparse_state,
             mu=float(runner.cfg.momentum), X=runner._inputs(X), Y=y.astype(np.int64), order=steps,
             idx=idx, K=K, xi=xi, xi32=xi32, u=u, p=runner.p, scale=runner.scale, lsh=lsh_args,
             pool_u=pool[0], cursor=pool[1], pool_next=pool[2], Ws=lst(Ws), bs=lst(bs),
@@ -255,14 +258,19 @@ class Floor:
         self.start = {key: [a.copy() for a in self.args[key]] for key in RESTORED}
         self.replay(ALL, 1)                     # compile outside any clock
 
-    def replay(self, parts, n=None):
-        """Seconds of one replay of the first n recorded steps (all by default) with `parts`."""
+    def restore(self):
+        """The replay's arguments, their arrays reset to the values of the first replay."""
         a = dict(self.args)
         for tr, tr0 in zip(a["trows"], self.trows0):
             tr[:] = tr0                          # lazy Adam's counts restart: the power tables fit
         for key, arrays in self.start.items():
             for arr, arr0 in zip(a[key], arrays):
                 arr[...] = arr0
+        return a
+
+    def replay(self, parts, n=None):
+        """Seconds of one replay of the first n recorded steps (all by default) with `parts`."""
+        a = self.restore()
         if n is not None:
             a.update(order=a["order"][:n])
         t0 = time.perf_counter()

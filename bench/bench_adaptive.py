@@ -8,13 +8,14 @@ compiled loop, and timed in rounds interleaved with the fused windows themselves
                   over the recorded non-zero inputs (the product the method needs by design)
     calibration   kernels/standout.py:standout_keep on each hidden layer's recorded z, from the
                   recorded warm start (the same Newton steps the step took)
-    kept floor    bench/_floor.py's DROPOUT floor on the recorded kept sets: the kept units'
-                  products (their forward once more: K x J, small), input gradients and weight updates
+    kept floor    bench/_floor.py's complete DROPOUT floor on the recorded kept sets: the kept
+                  units' products (their forward once more: K x J, small), input gradients, weight
+                  and bias updates, ReLU/scatter, the loss, a u < p pass over the uniforms
     both, per step   forward-all and kept floor alternating step by step on the same weights, as
                   the step runs them: the forward's ~7 MB per step evicts the kept rows' W, m and v
                   between their forward and their update, which the separate replays do not see
-    beyond        step - (both, per step) - calibration: the draw, ReLU and scatter, the loss, the
-                  bias updates, Python
+    beyond        step - (both, per step) - calibration: the draws, the control flow between the
+                  kernels, Python
 
     python bench/bench_adaptive.py --rounds 3 --steps 1000
 """
@@ -28,9 +29,8 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import SampleStream, load_bench_data, machine_load  # noqa: E402
-from _floor import floor_args, floor_window, record  # noqa: E402
-from method_epoch import fast_window  # noqa: E402
+from _common import SampleStream, fast_window, load_bench_data, machine_load  # noqa: E402
+from _floor import ALL, Floor, floor_window, record  # noqa: E402
 
 from kernels import active_forward as KF  # noqa: E402
 from kernels import fused_step as KS  # noqa: E402
@@ -68,14 +68,19 @@ def calibrate_all(zrec, widths, betas, alpha, target, u, keep, beta1, f1, work):
 
 
 @jit
-def both_per_step(X, order, idx, K, xi, xv, z, method, opt, sparse_state, Ws, bs, S1, S2, allrows,
-                  xvs, xin, zs, dzs, dxs, pos, step, corr, scratch):
-    """forward_all and the kept floor of step s, then of step s + 1, ..."""
+def both_per_step(xv, z, parts, method, opt, sparse_state, mu, X, Y, order, idx, K, xi, xi32, u, p,
+                  scale, lsh, pool_u, cursor, pool_next, Ws, bs, bs2, S1, S2, S1b, S2b, trows, pow1,
+                  pow2, lr, allrows, xvs, xin, zs, dzs, dxs, dxvs, pos, step, corr, scratch,
+                  bscratch, work, sel_idx, acts, nvs, nis):
+    """forward_all and the kept floor (_floor.floor_window's arguments after xv, z) of step s, then
+    of step s + 1, ..."""
     for s in range(order.shape[0]):
         o, ks, x = order[s:s + 1], K[s:s + 1], xi[s:s + 1]
         forward_all(X, o, x, Ws, bs, allrows, xv, z)
-        floor_window(method, opt, sparse_state, X, o, idx[s:s + 1], ks, x, Ws, bs, S1, S2, allrows,
-                     xvs, xin, zs, dzs, dxs, pos, step, corr, scratch)
+        floor_window(parts, method, opt, sparse_state, mu, X, Y, o, idx[s:s + 1], ks, x,
+                     xi32[s:s + 1], u[s:s + 1], p, scale, lsh, pool_u, cursor, pool_next, Ws, bs,
+                     bs2, S1, S2, S1b, S2b, trows, pow1, pow2, lr, allrows, xvs, xin, zs, dzs, dxs,
+                     dxvs, pos, step, corr, scratch, bscratch, work, sel_idx, acts, nvs, nis)
 
 
 def record_adaptive(runner, ts, X, y, order):
@@ -128,9 +133,11 @@ def main():
     stream = SampleStream(len(y), 1, seed=1)
     fast_window(ts, runner, X, y, stream, 50)
     order = np.concatenate([stream.next() for _ in range(args.steps)]).astype(np.int64)
-    (steps, idx, K, xi), zrec, brec = record_adaptive(runner, ts, X, y, order)
+    sets, zrec, brec = record_adaptive(runner, ts, X, y, order)
+    steps, idx, K, xi = sets[:4]
     Xc = runner._inputs(X)
-    fa = floor_args(ts, runner)
+    floor = Floor(runner, ts, X, y, order, sets=sets, method=KS.DROPOUT)   # the kept units' step
+    fa = floor.args
     dt, D = runner.dtype, zrec.shape[2]
     widths = np.array([p.W.shape[0] for p in ts.params[:-1]], np.int64)
     fwd = dict(X=Xc, order=steps, xi=xi, Ws=fa["Ws"], bs=fa["bs"], allrows=fa["allrows"],
@@ -139,21 +146,21 @@ def main():
     cal = dict(zrec=zrec, widths=widths, betas=brec, alpha=float(cfg.standout_alpha),
                target=float(cfg.standout_target_keep), u=np.zeros(D), keep=np.zeros(D),
                beta1=np.zeros(1), f1=np.zeros(1), work=np.zeros(D))
-    kept = dict(method=KS.DROPOUT, opt=runner.opt, sparse_state=runner.sparse_state, X=Xc,
-                order=steps, idx=idx, K=K, xi=xi, **fa)
-    parts = {"forward-all": (forward_all, fwd), "calibration": (calibrate_all, cal),
-             "kept floor": (floor_window, kept),
-             "both, per step": (both_per_step, {**kept, "xv": fwd["xv"], "z": fwd["z"]})}
+    parts = {"forward-all": (forward_all, lambda: fwd), "calibration": (calibrate_all, lambda: cal),
+             "kept floor": (floor_window, lambda: {"parts": ALL, **floor.restore()}),
+             "both, per step": (both_per_step, lambda: {"parts": ALL, **floor.restore(),
+                                                        "xv": fwd["xv"], "z": fwd["z"]})}
     for fn, kw in parts.values():          # compile outside the clock
-        fn(**kw)
+        fn(**kw())
     n = steps.shape[0]
     rows = {k: [] for k in ("step", *parts)}
     for r in range(args.rounds):
-        wall, _, _ = fast_window(ts, runner, X, y, stream, args.steps)
+        wall, _, _, _ = fast_window(ts, runner, X, y, stream, args.steps)
         rows["step"].append(wall / args.steps * 1e6)
         for name, (fn, kw) in parts.items():
+            kwargs = kw()                  # the floor's arrays reset outside the clock
             t0 = time.perf_counter()
-            fn(**kw)
+            fn(**kwargs)
             rows[name].append((time.perf_counter() - t0) / n * 1e6)
         print(f"round {r + 1}/{args.rounds} done (load average {machine_load():.1f})", flush=True)
     med = {k: float(np.median(v)) for k, v in rows.items()}
@@ -168,7 +175,7 @@ def main():
     print("|---|---|---|")
     for k, v in rows.items():
         print(f"| {k} | {med[k]:.0f} ({min(v):.0f}-{max(v):.0f}) | {med[k] / med['step']:.0%} |")
-    print(f"| beyond = step - both - calibration (draw, ReLU, loss, biases, Python) | {beyond:.0f} | "
+    print(f"| beyond = step - both - calibration (draws, control flow, Python) | {beyond:.0f} | "
           f"{beyond / med['step']:.0%} |")
 
 

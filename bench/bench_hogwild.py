@@ -22,11 +22,10 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # _common, method_epoch; then the repo
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # _common; then the repo
 
-from _common import (EPOCH_SAMPLES, SampleStream, fmt_range, load_bench_data,  # noqa: E402
-                     machine_load, med_range)
-from method_epoch import fast_window  # noqa: E402
+from _common import (EPOCH_SAMPLES, SampleStream, fast_window, fmt_range,  # noqa: E402
+                     load_bench_data, machine_load, med_range)
 
 from npmlp.config import Config, validate  # noqa: E402
 from npmlp.strategies import STRATEGIES  # noqa: E402
@@ -90,7 +89,7 @@ def main():
         for group in groups.values():
             for row in (group if r % 2 == 0 else group[::-1]):
                 cpu = time.process_time()
-                wall, _, _ = fast_window(row["ts"], row["runner"], X, y, row["stream"], row["steps"])
+                wall, _, _, _ = fast_window(row["ts"], row["runner"], X, y, row["stream"], row["steps"])
                 row["s_epoch"].append(wall / row["steps"] * EPOCH_SAMPLES)
                 row["cores"].append((time.process_time() - cpu) / wall)
         loads.append(machine_load())
