@@ -117,6 +117,7 @@ class Runner:
         # TOPK: kept units per layer (the output layer keeps all C)
         self.ks = np.array([*getattr(strategy, "k", [])[:-1], ts.params[-1].W.shape[0]], np.int64)
         self._bound = None
+        self._no_trows = [np.zeros(1, np.int64) for _ in ts.params]
         self._X = self._Xc = None
         self.pool_need = 0
         self._no_pool = (np.zeros(1), np.zeros(1, np.int64), np.zeros(2))
@@ -137,7 +138,9 @@ class Runner:
             S = (state("h_W", Ws), Ws, state("h_b", bs), bs)
         else:
             S = (state("vel_W", Ws), Ws, state("vel_b", bs), bs)
-        trows = [s["t_rows"] if "t_rows" in s else np.zeros(1, np.int64) for s in st]
+        # one placeholder per layer, kept: a new array per call would change _bind's key and rebuild
+        # the typed lists at every chunk (~10 ms a chunk; ALSH's chunks end every 100 steps)
+        trows = [s["t_rows"] if "t_rows" in s else z for s, z in zip(st, self._no_trows)]
         return Ws, bs, S, trows, bcol
 
     def _lsh_layers(self, ts):
