@@ -9,6 +9,7 @@
     active_batch_adam.py            Adam on the rows a batch-N step touched, gradients formed inside
     crs_norms/sampling/product.py   column-row sampling (MC-APPROX)
     lsh_transforms/hash/dwta/tables/select.py   asymmetric LSH (ALSH-APPROX)
+    lsh_rebuild.py                  a layer's table rebuild in one compiled call (ALSH-APPROX)
     topk.py, topk_update.py         sparse scoring, exact top-k selection, block products (TOPK)
 
 `warmup(modules)` compiles (or loads from Numba's disk cache) the kernels of the named modules on tiny
@@ -25,7 +26,7 @@ from . import _jit
 MODULES = ("update", "active_forward", "active_backward", "active_weight_grad", "fused_loss", "fused_step",
            "active_batch", "active_batch_lsh", "active_batch_adam",
            "crs_norms", "crs_sampling", "crs_product",
-           "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select",
+           "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select", "lsh_rebuild",
            "topk", "topk_update", "fused_topk")
 
 def _batch_n(batch_size):
@@ -50,6 +51,7 @@ NEEDS = (
     ("alsh-approx", "lsh_tables", {}),
     ("alsh-approx", "lsh_select", {}),
     ("alsh-approx", "lsh_dwta", {"alsh_hash": "dwta"}),
+    ("alsh-approx", "lsh_rebuild", {}),     # compiles lsh_dwta's row kernel too (a callee)
     # batch N: the ragged per-sample kernels, active_union, ALSH's compiled batch selection
     # (_batch_n: batch_size > 1, or not given)
     ("dropout", "active_batch", {"batch_size": _batch_n}),
@@ -83,6 +85,8 @@ NEEDS = (
 COLD_SECONDS = {"update": 6, "active_forward": 14, "active_backward": 7, "active_weight_grad": 10,
                 "crs_norms": 5, "crs_sampling": 1, "crs_product": 2, "lsh_transforms": 1,
                 "lsh_hash": 3, "lsh_dwta": 5, "lsh_tables": 1, "lsh_select": 6,
+                # 10.8 s at load average 5.9, where lsh_hash took 20.8 s (7x its figure), hence ~2
+                "lsh_rebuild": 2,
                 # measured 74 s at load average 11 (first DROPOUT run after the merge); the other
                 # modules compiled ~2.5x faster on the quiet machine, hence ~30 s
                 "fused_step": 30, "fused_loss": 1,

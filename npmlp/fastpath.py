@@ -191,13 +191,17 @@ class Runner:
     # --- one chunk
     def run(self, ts, X, y, n, total_steps):
         """Run up to n steps of the current epoch (samples ts.perm[ts.pos:ts.pos + n]); advance
-        ts exactly as n reference steps would. Returns the number of steps done."""
+        ts exactly as n reference steps would. Returns the number of steps done.
+
+        ALSH-APPROX's table rebuilds (and its pool refills past the one drawn ahead) happen inside
+        this call, between compiled calls over the steps from one event to the next: the setup
+        here (rates, draws, binding) and the ledger's accounting are paid once per call, not once
+        per rebuild."""
         cfg, opt = self.cfg, ts.optimizer
         self._bind(ts)
-        if self.method == KS.ALSH:
-            n = min(n, alsh_steps_to_event(ts.strategy, self.cfg))
-            if n == 0:
-                return 0        # a recall measurement: the reference step takes it
+        alsh = self.method == KS.ALSH
+        if alsh and alsh_steps_to_event(ts.strategy, cfg) == 0:
+            return 0            # a recall measurement: the reference step takes it
         order = np.ascontiguousarray(ts.perm[ts.pos:ts.pos + n], dtype=np.int64)
         n = order.shape[0]
         # each step's rate exactly as engine.fit computes it
@@ -212,45 +216,77 @@ class Runner:
             self._pow_tables(ts, n)
         rng_state = ts.rng.bit_generator.state
         u = ts.rng.random(n * self.hidden).reshape(n, self.hidden)
-        dt = self.dtype.type
         self.counts[:] = 0
         self.loss_sum[0] = ts.epoch_loss_sum
-        pool, pool_rng = self._no_pool, None
-        if self.method == KS.ALSH:
-            pool = ts.strategy.pool
-            pool_rng = pool.rng.bit_generator.state
-            self._pool_next[0] = 0
-            self._pool_next[1:] = pool.rng.random(len(pool.u))   # the next refill, if one comes
-            pool = (pool.u, pool.cursor, self._pool_next)
-        with ts.ledger.phase("fused"):
-            if self.method == KFT.TOPK:      # TOPK's own chunk: input-major blocks, lazy block state
-                done = KFT.fused_topk_chunk(
-                    self.opt, self._inputs(X), y, order, lrs, self.ks, mu=float(cfg.momentum),
-                    b1=float(cfg.beta1), b2=float(cfg.beta2), eps=float(cfg.eps),
-                    counts=self.counts, loss_sum=self.loss_sum, **self.lists, **self.ws)
-            else:
-                done = KS.fused_chunk(
-                    self.method, self.opt, self.sparse_state, self._inputs(X), y, order, u, lrs,
-                    adam_dense, self.pow1, self.pow2, self.lsh, *pool, self.pool_need, p=self.p,
-                    scale=self.scale, mu=dt(cfg.momentum), b1=dt(cfg.beta1), b2=dt(cfg.beta2),
-                    c1=dt(1 - cfg.beta1), c2=dt(1 - cfg.beta2),   # 1 - beta in float64, rounded once
-                    eps=dt(cfg.eps), counts=self.counts, loss_sum=self.loss_sum, **self.lists,
-                    **self.ws)
-        if pool_rng is not None and self._pool_next[0] == 0:   # the refill was not needed
-            ts.strategy.pool.rng.bit_generator.state = pool_rng
+        pool = ts.strategy.pool if alsh else None
+        if alsh:
+            self._pool_ahead(pool)
+        done = 0
+        while done < n:
+            k = min(n - done, alsh_steps_to_event(ts.strategy, cfg)) if alsh else n
+            if k == 0:
+                break           # a recall measurement: the reference step takes it
+            with ts.ledger.phase("fused"):
+                got = self._chunk(X, y, order[done:done + k], u[done:done + k],
+                                  lrs[done:done + k], adam_dense[done:done + k], pool)
+            done += got
+            opt.t += got
+            ts.step += got
+            if not alsh:
+                break
+            wants_refill = (len(pool.u) - pool.cursor[0] < self.pool_need
+                            and self._pool_next[0] != 0)
+            if got:
+                # the rebuild may draw new hash functions from the pool's generator (alsh_redraw):
+                # the block drawn ahead goes back first, so the draws come in the reference's order
+                if cfg.alsh_redraw:
+                    self._pool_back(pool)
+                alsh_after_steps(ts.strategy, got, StepContext(ts.rng, 1, ts.step), ts.params)
+                if cfg.alsh_redraw:
+                    self._pool_ahead(pool)
+            if got < k and not wants_refill:
+                break           # a non-finite loss: the reference step reports it
+            if wants_refill:
+                self._pool_ahead(pool)
+        if alsh:
+            self._pool_back(pool)
         if done < n:     # a step not taken: give back its uniforms and those after it
             ts.rng.bit_generator.state = rng_state
             ts.rng.random(done * self.hidden)
         if done:
             self._account(ts, done)
-        opt.t += done
-        ts.step += done
-        if done and self.method == KS.ALSH:
-            alsh_after_steps(ts.strategy, done, StepContext(ts.rng, 1, ts.step), ts.params)
         ts.pos += done
         ts.epoch_batches += done
         ts.epoch_loss_sum = float(self.loss_sum[0])
         return done
+
+    def _chunk(self, X, y, order, u, lrs, adam_dense, pool):
+        """One compiled call over the steps of `order`; returns the number done."""
+        cfg, dt = self.cfg, self.dtype.type
+        if self.method == KFT.TOPK:      # TOPK's own chunk: input-major blocks, lazy block state
+            return KFT.fused_topk_chunk(
+                self.opt, self._inputs(X), y, order, lrs, self.ks, mu=float(cfg.momentum),
+                b1=float(cfg.beta1), b2=float(cfg.beta2), eps=float(cfg.eps),
+                counts=self.counts, loss_sum=self.loss_sum, **self.lists, **self.ws)
+        pool = self._no_pool if pool is None else (pool.u, pool.cursor, self._pool_next)
+        return KS.fused_chunk(
+            self.method, self.opt, self.sparse_state, self._inputs(X), y, order, u, lrs,
+            adam_dense, self.pow1, self.pow2, self.lsh, *pool, self.pool_need, p=self.p,
+            scale=self.scale, mu=dt(cfg.momentum), b1=dt(cfg.beta1), b2=dt(cfg.beta2),
+            c1=dt(1 - cfg.beta1), c2=dt(1 - cfg.beta2),   # 1 - beta in float64, rounded once
+            eps=dt(cfg.eps), counts=self.counts, loss_sum=self.loss_sum, **self.lists, **self.ws)
+
+    # --- ALSH's uniform pool: the compiled chunk cannot call its generator, so the next refill is
+    # drawn ahead into _pool_next (flag 0: unused); an unused block is given back to the generator
+    def _pool_ahead(self, pool):
+        self._pool_state = pool.rng.bit_generator.state
+        self._pool_next[0] = 0
+        self._pool_next[1:] = pool.rng.random(len(pool.u))
+
+    def _pool_back(self, pool):
+        if self._pool_next[0] == 0:
+            pool.rng.bit_generator.state = self._pool_state
+            self._pool_next[0] = 1        # nothing drawn ahead now
 
     # --- what the reference would have recorded
     def _account(self, ts, n):

@@ -128,9 +128,13 @@ def test_dropout_float64_is_bit_identical(optimizer, extra):
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 @pytest.mark.parametrize("extra", [
     {}, {"alsh_rebuild": "fixed", "alsh_rebuild_every": 37}, {"alsh_recall_every": 50},
-    {"alsh_rebuild": "exp_decay", "alsh_rebuild_every": 20, "optimizer_state": "dense"}])
+    {"alsh_rebuild": "exp_decay", "alsh_rebuild_every": 20, "optimizer_state": "dense"},
+    {"alsh_rebuild": "drift", "alsh_rebuild_every": 15, "alsh_drift_threshold": 0.0},
+    {"alsh_redraw": True, "alsh_rebuild": "fixed", "alsh_rebuild_every": 23}])
 def test_alsh_float64_is_bit_identical_across_rebuilds_and_recall_steps(optimizer, extra):
-    """Chunks end at every rebuild point of the schedule; recall steps run on the reference."""
+    """Compiled calls end at every rebuild point of the schedule (the rebuild runs between them,
+    inside Runner.run; with alsh_redraw it draws from the pool's generator); recall steps run on
+    the reference."""
     data = _data("float64")
     cfg = Config(method="alsh-approx", alsh_active=0.2, optimizer=optimizer, dtype="float64",
                  alsh_recall_every=0, **{**SMALL, "hidden": (40, 30), "epochs": 2}).with_(**extra)
@@ -142,15 +146,19 @@ def test_alsh_float64_is_bit_identical_across_rebuilds_and_recall_steps(optimize
     assert fast.strategy.pool.cursor[0] == ref.strategy.pool.cursor[0]
 
 
-def test_alsh_pool_refills_inside_chunks_are_bit_identical(monkeypatch):
+@pytest.mark.parametrize("extra", [{}, {"alsh_redraw": True, "alsh_rebuild": "fixed",
+                                       "alsh_rebuild_every": 7}])
+def test_alsh_pool_refills_inside_chunks_are_bit_identical(monkeypatch, extra):
     """A 600-uniform pool runs low every few steps: each chunk carries the pool generator's next
-    block and swaps it in exactly where lsh_select.select_edbt would refill."""
+    block and swaps it in exactly where lsh_select.select_edbt would refill; a second refill ends
+    the compiled call and the runner draws the next block (after the rebuild's own draws, with
+    alsh_redraw)."""
     from kernels import lsh
     make = lsh.make_uniform_pool
     monkeypatch.setattr(lsh, "make_uniform_pool", lambda rng: make(rng, 600))
     data = _data("float64")
     cfg = Config(method="alsh-approx", alsh_active=0.2, optimizer="adam", dtype="float64",
-                 alsh_recall_every=0, **{**SMALL, "hidden": (40, 30)})
+                 alsh_recall_every=0, **{**SMALL, "hidden": (40, 30)}).with_(**extra)
     fast, ref = _pair(cfg, data)
     assert fast.ledger.times["fused"] > 0 and fast.ledger.times["forward"] == 0   # no fallback
     for a, b in zip(fast.params, ref.params):
@@ -245,10 +253,11 @@ def _fit_interrupted(cfg, data, at_step, path):
     return ts
 
 
-@pytest.mark.parametrize("method", ["dropout", "standard", "topk"])
+@pytest.mark.parametrize("method", ["dropout", "standard", "topk", "alsh-approx"])
 def test_resume_in_the_middle_of_an_epoch_is_bit_identical(tmp_path, method):
     data = _data("float64")
-    keep = {"topk_active": 0.3} if method == "topk" else {"dropout_keep": 0.3}
+    keep = {"topk_active": 0.3} if method == "topk" else \
+        {"alsh_active": 0.2, "alsh_recall_every": 0} if method == "alsh-approx" else {"dropout_keep": 0.3}
     cfg = Config(method=method, optimizer="adam", dtype="float64", **keep,
                  **{**SMALL, "epochs": 2})
     full = _fit(cfg, data)
