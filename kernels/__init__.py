@@ -2,6 +2,7 @@
 
     update.py                       fused optimiser updates over rows (SGD, Adam, Adagrad)
     fused_step.py                   a whole batch-1 step, a chunk of steps per call (npmlp/fastpath.py)
+    fused_lsh.py                    ALSH's hashing and selection inside the fused step (every policy)
     fused_loss.py                   one sample's log-softmax + NLL in NumPy's summation order (both chunks)
     active_forward/backward/weight_grad.py   products restricted to active units (ALSH, dropout)
     active_batch.py                 the same at batch N with a ragged set per sample (CSR)
@@ -26,7 +27,7 @@ from . import _jit
 MODULES = ("update", "active_forward", "active_backward", "active_weight_grad", "fused_loss", "fused_step",
            "active_batch", "active_batch_lsh", "active_batch_adam",
            "crs_norms", "crs_sampling", "crs_product",
-           "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select", "lsh_rebuild",
+           "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select", "lsh_rebuild", "fused_lsh",
            "topk", "topk_update", "fused_topk")
 
 def _batch_n(batch_size):
@@ -74,6 +75,7 @@ NEEDS = (
     ("topk", "fused_loss", {"batch_size": 1, "fast_path": "auto"}),
     ("standard", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
     ("dropout", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
+    ("alsh-approx", "fused_lsh", {"batch_size": 1, "fast_path": "auto"}),   # before its caller
     ("alsh-approx", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
     ("topk", "fused_topk", {"batch_size": 1, "fast_path": "auto"}),   # TOPK's chunk (fastpath.py)
 )
@@ -90,6 +92,7 @@ COLD_SECONDS = {"update": 6, "active_forward": 14, "active_backward": 7, "active
                 # measured 74 s at load average 11 (first DROPOUT run after the merge); the other
                 # modules compiled ~2.5x faster on the quiet machine, hence ~30 s
                 "fused_step": 30, "fused_loss": 1,
+                "fused_lsh": 5,    # an estimate: its callees' modules compile in 1-6 s each
                 # measured 12.6, 6.5 and 2.3 s at load 9-11, where the modules above took 2.6x their
                 # figure here (update 16.2, active_forward 40.7 s), so scaled by 1 / 2.6
                 "active_batch": 5, "active_batch_lsh": 3, "active_batch_adam": 1,

@@ -5,8 +5,8 @@ The readable engine (engine.train_step with the strategies) is the reference. `e
 has no fast path, it gets None and every step runs the reference. `why_not(ts, cfg)` says why.
 
 Which configurations have one (METHODS is the list a strategy must be on):
-    method      STANDARD, DROPOUT, ALSH-APPROX with the edbt selection policy and signed random
-                projections (its defaults), TOPK (its own chunk, kernels/fused_topk.py: input-major
+    method      STANDARD, DROPOUT, ALSH-APPROX (every selection policy and hash family:
+                kernels/fused_lsh.py), TOPK (its own chunk, kernels/fused_topk.py: input-major
                 blocks, lazy block state; dispatched in Runner.run); ADAPTIVE-DROPOUT and MC-APPROX
                 run the reference path
     batch       1
@@ -22,11 +22,12 @@ rounding (NumPy's SIMD float32 exp/log in the loss differ from libm's in the las
 agrees to rounding (the reference's dense products are BLAS calls).
 
 A chunk ends wherever Python must act: at the end of the epoch (evaluation, checkpoint), every CHUNK
-steps (progress bar, Ctrl-C), after an ALSH step whose schedule is due (the strategy's own after_step
-then rebuilds the tables), when ALSH's uniform pool could need a second refill (each chunk carries
-the pool generator's next block, drawn ahead and given back when unused), and before a step the
-chunk cannot take: a loss that is not finite, an ALSH recall measurement. The engine runs such a
-step on the reference path (which reports the divergence, measures recall).
+steps (progress bar, Ctrl-C), and before a step the chunk cannot take: a loss that is not finite, an
+ALSH recall measurement. The engine runs such a step on the reference path (which reports the
+divergence, measures recall). Inside a chunk, Runner.run splits ALSH's steps into compiled calls
+that end after a step whose rebuild schedule is due (the strategy's own after_step then rebuilds
+the tables, kernels/lsh_rebuild.py) and when its uniform pool could need a second refill (each call
+can use the pool generator's next block, drawn ahead and given back when unused).
 
 The ledger gets the same work entries as the reference would record (multiply-adds and bytes per
 layer and phase, from the same cost functions, summed over the chunk from per-layer counts of kept
@@ -39,6 +40,7 @@ import numpy as np
 
 from kernels import active_backward as KB
 from kernels import active_forward as KF
+from kernels import fused_lsh as FLSH
 from kernels import fused_step as KS
 from kernels import fused_topk as KFT
 from kernels import lsh
@@ -68,10 +70,10 @@ def why_not(ts, cfg):
         return "the fused step implements ReLU only"
     if cfg.optimizer not in OPTIMIZERS:
         return f"optimizer {cfg.optimizer} has no fused update"
-    if name == "alsh-approx" and (cfg.alsh_select != "edbt" or cfg.alsh_hash == "dwta"):
-        return "ALSH's fused selection is the edbt policy with signed random projections"
-    if name == "alsh-approx" and sum((cfg.alsh_tables + 5) * tau for tau in ts.strategy.param) \
-            > len(ts.strategy.pool.u):
+    if name == "alsh-approx" and cfg.alsh_select not in FLSH.POLICIES:
+        return f"ALSH's selection policy {cfg.alsh_select} has no fused selection"
+    if name == "alsh-approx" and FLSH.pool_need(cfg.alsh_select, cfg.alsh_tables,
+                                                ts.strategy.param) > len(ts.strategy.pool.u):
         return "ALSH's active sets need more uniforms per step than its pool holds"
     if "after_step" in vars(ts.strategy):
         return "a per-step hook is installed on the strategy (a chunk cannot call it)"
@@ -144,23 +146,22 @@ class Runner:
         return Ws, bs, S, trows, bcol
 
     def _lsh_layers(self, ts):
+        """Every array of ALSH's layer indexes that fused_lsh.LshArgs lists (for _bind's key)."""
         if self.method != KS.ALSH:
             return []
-        return [(ix.proj.planes, ix.proj.planes_by_coord, ix.tables.offsets, ix.tables.ids,
-                 ix.qcodes, ix.scratch.mark, ix.scratch.buf) for ix in ts.strategy.index]
+        return [(*(v for v in ix.proj if isinstance(v, np.ndarray)), ix.tables.offsets,
+                 ix.tables.ids, ix.qcodes, ix.out, *ix.scratch) for ix in ts.strategy.index]
 
     def _bind(self, ts):
         Ws, bs, (S1, S2, S1b, S2b), trows, _ = self._arrays(ts)
         layers = self._lsh_layers(ts)
         key = [id(a) for a in (*Ws, *bs, *S1, *S2, *S1b, *S2b, *trows, *sum(layers, ()))]
         if key != self._bound:
-            self.lsh = KS.no_lsh(self.dtype)
+            self.lsh = FLSH.no_lsh(self.dtype)
             if layers:
                 st = ts.strategy
-                ix = st.index[0]
-                self.lsh = KS.lsh_args(layers, lsh.query_constant(ix.t), ix.t.m, ix.n_bits,
-                                       ix.proj.L, st.param, self.dtype)
-                self.pool_need = sum((ix.proj.L + 5) * tau for tau in st.param)
+                self.lsh = FLSH.lsh_args(st.index, st.policy, st.param, self.dtype)
+                self.pool_need = FLSH.pool_need(st.policy, st.index[0].proj.L, st.param)
             if self.method == KFT.TOPK:      # input-major: W.T and its state's .T, C-contiguous
                 self.lists = dict(WTs=KS.as_list(W.T for W in Ws), bs=KS.as_list(bs),
                                   S1=KS.as_list(a.T for a in S1), S2=KS.as_list(a.T for a in S2),

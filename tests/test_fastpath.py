@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from kernels import fused_loss as FL
+from kernels import fused_lsh as FLSH
 from kernels import fused_step as KS
 from kernels import update as KU
 from npmlp import checkpoint, engine, fastpath
@@ -100,7 +101,7 @@ def test_kernel_equals_its_numpy_reference():
     ws = KS.make_workspace(Ws, np.float64)
     zeros = [KS.as_list(np.zeros((1, 1)) for _ in Ws)] * 2
     done = KS.fused_chunk(KS.DROPOUT, KS.SGD, True, X, Y, np.arange(6), u, np.full(6, 0.05),
-                          np.zeros((6, 2)), np.ones(1), np.ones(1), KS.no_lsh(np.float64),
+                          np.zeros((6, 2)), np.ones(1), np.ones(1), FLSH.no_lsh(np.float64),
                           np.zeros(1), np.zeros(1, np.int64), np.zeros(2), 0, KS.as_list(Ws),
                           KS.as_list(bs),
                           KS.as_list(b[:, None] for b in bs), KS.as_list(Ws), KS.as_list(Ws),
@@ -130,7 +131,14 @@ def test_dropout_float64_is_bit_identical(optimizer, extra):
     {}, {"alsh_rebuild": "fixed", "alsh_rebuild_every": 37}, {"alsh_recall_every": 50},
     {"alsh_rebuild": "exp_decay", "alsh_rebuild_every": 20, "optimizer_state": "dense"},
     {"alsh_rebuild": "drift", "alsh_rebuild_every": 15, "alsh_drift_threshold": 0.0},
-    {"alsh_redraw": True, "alsh_rebuild": "fixed", "alsh_rebuild_every": 23}])
+    {"alsh_redraw": True, "alsh_rebuild": "fixed", "alsh_rebuild_every": 23},
+    # every selection policy and the DWTA family (kernels/fused_lsh.py)
+    {"alsh_select": "topfreq"}, {"alsh_select": "union", "alsh_bits": 3},
+    {"alsh_select": "threshold", "alsh_threshold": 1, "alsh_bits": 3},
+    {"alsh_hash": "dwta", "alsh_bits": 2},
+    {"alsh_hash": "dwta", "alsh_bits": 2, "alsh_select": "topfreq", "alsh_transform": "simple_lsh"},
+    {"alsh_hash": "srp_gaussian", "alsh_select": "threshold", "alsh_transform": "sign_alsh",
+     "alsh_redraw": True, "alsh_rebuild": "fixed", "alsh_rebuild_every": 31}])
 def test_alsh_float64_is_bit_identical_across_rebuilds_and_recall_steps(optimizer, extra):
     """Compiled calls end at every rebuild point of the schedule (the rebuild runs between them,
     inside Runner.run; with alsh_redraw it draws from the pool's generator); recall steps run on
@@ -285,7 +293,6 @@ def test_fast_path_off_runs_the_reference(monkeypatch, method):
 
 @pytest.mark.parametrize("change,reason", [
     ({"batch_size": 20}, "batch 1"), ({"method": "adaptive-dropout"}, "no fused step"),
-    ({"method": "alsh-approx", "alsh_select": "topfreq"}, "edbt policy"),
     ({"activation": "tanh"}, "ReLU")])
 def test_configurations_without_a_fast_path_say_why(change, reason):
     cfg = Config(**{**SMALL, "method": "dropout", **change})
