@@ -118,3 +118,13 @@ def test_bench_active_batch_prints_both_tables():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = [r.split("|") for r in proc.stdout.splitlines() if r.startswith("| 60x40")]
     assert len(rows) == 2 and all(0 < int(r[4]) <= 40 for r in rows)   # union rows of 40 units
+
+
+def test_alsh_epoch_runs_whole_epochs_on_the_real_rebuild_schedule():
+    """bench/alsh_epoch.py: an ALSH epoch of 300 samples rebuilds at 100, 200, 300 (EDBT schedule)
+    and at the epoch's end: 4 rebuilds, all steps on the fast path."""
+    proc = run_script("alsh_epoch.py", "--data", "random", "--samples", "300", "--window", "20",
+                      "--hidden", "16,12", "--rounds", "1", "--optimizer", "sgd")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("| alsh-approx |"))
+    assert row.split("|")[6].strip() == "4"
