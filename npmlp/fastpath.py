@@ -50,6 +50,7 @@ from kernels import update as KU
 from kernels.cost import Cost, matmul_cost
 
 from .optim import lr_factor
+from .strategies.alsh_chunks import alsh_after_steps, alsh_steps_to_event
 from .strategies.base import StepContext
 
 CHUNK = 500           # steps per compiled call: the progress bar and Ctrl-C are served between
@@ -366,33 +367,3 @@ class Runner:
             add("update", lambda K, J: Cost((J + 1) * K, *KTU.block_update_cost(
                 J + 1, K, 1, isz, n_state)[1:]))
         strategy.seen += n
-
-
-# --- ALSH-APPROX: where a chunk must end, and its per-step bookkeeping
-
-def alsh_steps_to_event(st, cfg):
-    """Steps the fast path may take before Python must act: the step whose after_step is due for a
-    table rebuild (or drift check) ends the chunk; a step that measures recall (strategies/alsh.py
-    _measure_recall, every alsh_recall_every steps) is left to the reference path (0 = this one)."""
-    sch = st.schedule
-    if sch.kind == "edbt":
-        b = st.seen_epoch if sch.counter == "epoch" else st.seen_total
-        nxt = (b // 100 + 1) * 100 if b < 10_000 else (b // 1000 + 1) * 1000
-        until = nxt - b
-    elif sch.kind == "kdd":
-        chunk = -(-sch.epoch_size // 10)
-        until = (st.seen_epoch // chunk + 1) * chunk - st.seen_epoch
-    else:
-        until = max(sch.next_at - st.seen_total, 1)
-    if cfg.alsh_recall_every:
-        until = min(until, -st.steps_taken % cfg.alsh_recall_every)
-    return until
-
-
-def alsh_after_steps(st, n, ctx, params):
-    """The strategy's after_step for n fused steps: only the last can be due (the chunk ends there),
-    so the counters advance by n - 1 and the last step runs the strategy's own hook."""
-    st.seen_epoch += n - 1
-    st.seen_total += n - 1
-    st.steps_taken += n - 1
-    st.after_step(ctx, params)
