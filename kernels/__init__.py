@@ -87,12 +87,12 @@ NEEDS = (
 COLD_SECONDS = {"update": 6, "active_forward": 14, "active_backward": 7, "active_weight_grad": 10,
                 "crs_norms": 5, "crs_sampling": 1, "crs_product": 2, "lsh_transforms": 1,
                 "lsh_hash": 3, "lsh_dwta": 5, "lsh_tables": 1, "lsh_select": 6,
-                # 10.8 s at load average 5.9, where lsh_hash took 20.8 s (7x its figure), hence ~2
-                "lsh_rebuild": 2,
+                # from an empty cache at load average 1.6, after the lsh_* modules above (20.2 s,
+                # 1.26x their figures): lsh_rebuild 3.0 s, fused_lsh 9.8 s; scaled by 1 / 1.26
+                "lsh_rebuild": 2, "fused_lsh": 8,
                 # measured 74 s at load average 11 (first DROPOUT run after the merge); the other
                 # modules compiled ~2.5x faster on the quiet machine, hence ~30 s
                 "fused_step": 30, "fused_loss": 1,
-                "fused_lsh": 5,    # an estimate: its callees' modules compile in 1-6 s each
                 # measured 12.6, 6.5 and 2.3 s at load 9-11, where the modules above took 2.6x their
                 # figure here (update 16.2, active_forward 40.7 s), so scaled by 1 / 2.6
                 "active_batch": 5, "active_batch_lsh": 3, "active_batch_adam": 1,
