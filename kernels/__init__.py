@@ -3,6 +3,7 @@
     update.py                       fused optimiser updates over rows (SGD, Adam, Adagrad)
     fused_step.py                   a whole batch-1 step, a chunk of steps per call (npmlp/fastpath.py)
     fused_adaptive.py               the same for ADAPTIVE-DROPOUT (every z, calibrated keep, then S)
+    fused_lsh.py                    ALSH's hashing and selection inside the fused step (every policy)
     fused_loss.py                   one sample's log-softmax + NLL in NumPy's summation order (both chunks)
     active_forward/backward/weight_grad.py   products restricted to active units (ALSH, dropout)
     active_batch.py                 the same at batch N with a ragged set per sample (CSR)
@@ -10,6 +11,7 @@
     active_batch_adam.py            Adam on the rows a batch-N step touched, gradients formed inside
     crs_norms/sampling/product.py   column-row sampling (MC-APPROX)
     lsh_transforms/hash/dwta/tables/select.py   asymmetric LSH (ALSH-APPROX)
+    lsh_rebuild.py                  a layer's table rebuild in one compiled call (ALSH-APPROX)
     topk.py, topk_update.py         sparse scoring, exact top-k selection, block products (TOPK)
     standout.py                     ADAPTIVE-DROPOUT's keep probabilities, beta calibrated (both paths)
 
@@ -27,7 +29,7 @@ from . import _jit
 MODULES = ("update", "active_forward", "active_backward", "active_weight_grad", "fused_loss", "fused_step",
            "active_batch", "active_batch_lsh", "active_batch_adam",
            "crs_norms", "crs_sampling", "crs_product",
-           "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select",
+           "lsh_transforms", "lsh_hash", "lsh_dwta", "lsh_tables", "lsh_select", "lsh_rebuild", "fused_lsh",
            "topk", "topk_update", "fused_topk", "standout", "fused_adaptive")
 
 def _batch_n(batch_size):
@@ -53,6 +55,7 @@ NEEDS = (
     ("alsh-approx", "lsh_tables", {}),
     ("alsh-approx", "lsh_select", {}),
     ("alsh-approx", "lsh_dwta", {"alsh_hash": "dwta"}),
+    ("alsh-approx", "lsh_rebuild", {}),     # compiles lsh_dwta's row kernel too (a callee)
     # batch N: the ragged per-sample kernels, active_union, ALSH's compiled batch selection
     # (_batch_n: batch_size > 1, or not given)
     ("dropout", "active_batch", {"batch_size": _batch_n}),
@@ -76,6 +79,7 @@ NEEDS = (
     ("adaptive-dropout", "fused_loss", {"batch_size": 1, "fast_path": "auto"}),
     ("standard", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
     ("dropout", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
+    ("alsh-approx", "fused_lsh", {"batch_size": 1, "fast_path": "auto"}),   # before its caller
     ("alsh-approx", "fused_step", {"batch_size": 1, "fast_path": "auto"}),
     ("topk", "fused_topk", {"batch_size": 1, "fast_path": "auto"}),   # TOPK's chunk (fastpath.py)
     ("adaptive-dropout", "fused_adaptive", {"batch_size": 1, "fast_path": "auto"}),   # its chunk
@@ -88,6 +92,9 @@ NEEDS = (
 COLD_SECONDS = {"update": 6, "active_forward": 14, "active_backward": 7, "active_weight_grad": 10,
                 "crs_norms": 5, "crs_sampling": 1, "crs_product": 2, "lsh_transforms": 1,
                 "lsh_hash": 3, "lsh_dwta": 5, "lsh_tables": 1, "lsh_select": 6,
+                # from an empty cache at load average 1.6, after the lsh_* modules above (20.2 s,
+                # 1.26x their figures): lsh_rebuild 3.0 s, fused_lsh 9.8 s; scaled by 1 / 1.26
+                "lsh_rebuild": 2, "fused_lsh": 8,
                 # measured 74 s at load average 11 (first DROPOUT run after the merge); the other
                 # modules compiled ~2.5x faster on the quiet machine, hence ~30 s
                 "fused_step": 30, "fused_loss": 1,

@@ -18,7 +18,7 @@ same order, e.g. NumPy's pairwise summation over the classes. What still differs
 Methods (`method`, the selection stage `_select`): 0 STANDARD (every unit), 1 DROPOUT (unit j of hidden
 layer l kept when its pre-drawn uniform u < p; the reference draws `rng.random(D_out)` per hidden
 layer per step, so a chunk draws `rng.random(n * sum(D_hidden))` at once: the same numbers for PCG64,
-tested), 2 ALSH-APPROX (query hashing, table lookup and the edbt selection, by the jitted LSH kernels,
+tested), 2 ALSH-APPROX (query hashing, table lookup and selection, by the jitted LSH kernels,
 drawing from the strategy's uniform pool; the tables are rebuilt in Python between chunks).
 Optimisers (`opt`): 0 SGD (momentum in state 1 when mu > 0), 1 Adam (state 1 = m, 2 = v; lazy per-row
 step counts when `sparse_state`), 2 Adagrad (state 1 = h). Every optimiser visits the active rows
@@ -27,16 +27,13 @@ only with `sparse_state`, every row otherwise (EDBT's dense state), exactly as n
 Shape legend: L layers; W[l] (D_out, D_in), b[l] (D_out,); x (D_0,) one sample; C = D_L classes;
 K[l] kept units of layer l, J[l] non-zero inputs of layer l (D_0 for layer 0, which is treated as dense).
 """
-from typing import Any, NamedTuple
-
 import numpy as np
 from numba import typed
 
 from . import active_backward as KB
 from . import active_forward as KF
 from . import fused_loss as FL
-from . import lsh_hash as LH
-from . import lsh_select as LS
+from . import fused_lsh as FLSH
 from . import update as KU
 from ._jit import jit, register_warmup
 
@@ -77,44 +74,6 @@ def fused_step_reference(Ws, bs, x, y, u, p, scale, lr):
     return float(-logp[y])
 
 
-class LshArgs(NamedTuple):
-    """ALSH-APPROX's per-hidden-layer arrays for _select (strategies/alsh.py's _LayerIndex)."""
-    planes: Any        # list of (K L, D_in + m) hash planes
-    pbc: Any           # list of the same, (D_in + m, K L) (sparse queries)
-    offsets: Any       # list of (L, 2^K + 1) int32 bucket offsets
-    ids: Any           # list of (L, D_out) int32 unit ids by bucket
-    qcodes: Any        # list of (L,) int32 query codes (scratch)
-    out: Any           # list of (D_out,) int32 selected ids (scratch)
-    mark: Any          # list of (D_out,) int32, zero between calls
-    buf: Any           # list of (D_out,) int32
-    flag: Any          # list of (D_out,) uint8, zero between calls (the sort)
-    c: float           # Q's appended coordinate value
-    m: int             # coordinates appended by the transform
-    nbits: int         # K, bits per table
-    ntab: int          # L, tables per layer
-    tau: Any           # (hidden layers,) int64 active-set sizes
-
-
-def lsh_args(layers, c, m, nbits, ntab, tau, dtype):
-    """LshArgs from per-layer (planes, planes_by_coord, offsets, ids, qcodes, scratch.mark,
-    scratch.buf) tuples; `layers` empty gives placeholders (the kernel then never reads them)."""
-    if not layers:
-        z2, i2 = np.zeros((1, 1), dtype), np.zeros((1, 1), np.int32)
-        layers = [(z2, z2, i2, i2, np.zeros(1, np.int32), np.zeros(1, np.int32),
-                   np.zeros(1, np.int32))]
-    cols = list(zip(*layers))
-    return LshArgs(*(as_list(col) for col in cols[:5]),
-                   as_list(np.zeros(ids.shape[1], np.int32) for ids in cols[3]),
-                   as_list(cols[5]), as_list(cols[6]),
-                   as_list(np.zeros(ids.shape[1], np.uint8) for ids in cols[3]),
-                   float(c), int(m), int(nbits), int(ntab), np.asarray(tau, np.int64))
-
-
-def no_lsh(dtype):
-    """Placeholder LshArgs for the methods that hash nothing."""
-    return lsh_args([], 0.0, 0, 1, 1, [0], dtype)
-
-
 # ------------------------------------------------------------------ helpers
 
 @jit
@@ -122,9 +81,9 @@ def _select(method, l, u, off, p, W, idx, x, xv, xi32, J, lsh, pool_u, cursor, p
     """The kept units of hidden layer l into idx, sorted; returns K.
 
     DROPOUT: r_j ~ Bernoulli(p) from the pre-drawn uniforms u[off:off + D_out].
-    ALSH: the query Q(a^{l-1}) hashed into the layer's L tables (EDBT Eq. 2-4), the EDBT union
-    policy over its buckets (strategies/alsh.py), with the same kernels and the strategy's own
-    uniform pool; the ids are then sorted by a pass over a flag per unit (np.sort allocates).
+    ALSH: the query Q(a^{l-1}) hashed into the layer's L tables (EDBT Eq. 2-4) and the run's
+    selection policy over its buckets (kernels/fused_lsh.py: every hash family and policy of
+    strategies/alsh.py, with the same kernels and the strategy's own uniform pool), sorted.
     A new method plugs in here: a branch that writes sorted ids into idx and returns their number."""
     d_out = W.shape[0]
     K = 0
@@ -134,27 +93,7 @@ def _select(method, l, u, off, p, W, idx, x, xv, xi32, J, lsh, pool_u, cursor, p
                 idx[K] = j
                 K += 1
     elif method == ALSH:
-        (planes, pbc, offsets, ids, qcodes, out, mark, buf, flag, c, m, nbits, ntab, tau) = (
-            lsh.planes[l], lsh.pbc[l], lsh.offsets[l], lsh.ids[l], lsh.qcodes[l], lsh.out[l],
-            lsh.mark[l], lsh.buf[l], lsh.flag[l], lsh.c, lsh.m, lsh.nbits, lsh.ntab, lsh.tau[l])
-        if l == 0:
-            valid = LH._srp_query_dense(x, c, planes, nbits, ntab, qcodes)
-        else:
-            valid = LH._srp_query_sparse(xv[:J], xi32[:J], c, m, pbc, nbits, ntab, qcodes)
-        if len(pool_u) - cursor[0] < (ntab + 5) * tau:
-            # the refill lsh_select.select_edbt makes here, from the block the runner drew next
-            # from the pool's generator (pool_next[0] = 1 marks it used)
-            pool_u[:] = pool_next[1:]
-            cursor[0] = 0
-            pool_next[0] = 1
-        size = LS._select_edbt(offsets, ids, qcodes, valid, tau, pool_u, cursor, out, mark, buf)
-        for k in range(size):
-            flag[out[k]] = 1
-        for j in range(d_out):
-            if flag[j]:
-                flag[j] = 0
-                idx[K] = j
-                K += 1
+        K = FLSH.select_alsh(l, x, xv, xi32, J, lsh, pool_u, cursor, pool_next, idx)
     return K
 
 
@@ -397,7 +336,7 @@ def warmup():
                 state = [as_list(np.zeros_like(W) for W in Ws) for _ in range(2)]
                 stateb = [as_list(np.zeros((b.shape[0], 1), dt) for b in bs) for _ in range(2)]
                 fused_chunk(method, opt, True, X, Y, order, rng.random((3, 4)), np.full(3, 1e-3),
-                            np.ones((3, 2)), np.full(10, 0.5), np.full(10, 0.5), no_lsh(dt),
+                            np.ones((3, 2)), np.full(10, 0.5), np.full(10, 0.5), FLSH.no_lsh(dt),
                             np.zeros(1), np.zeros(1, np.int64), np.zeros(2), 0,
                             as_list(Ws), as_list(bs), as_list(b[:, None] for b in bs),
                             state[0], state[1], stateb[0], stateb[1],

@@ -6,6 +6,7 @@ The pieces, each a module that opens with its plain-NumPy reference:
     lsh_hash        signed random projections (Gaussian, +-1, sparse +-1): K bits per table, L tables
     lsh_dwta        densified winner-take-all (SLIDE's default family)
     lsh_tables      CSR tables (bucket offsets + unit ids), built by one counting sort per table
+    lsh_rebuild     a layer's rebuild (transform, hash, counting sort) in one compiled call
     lsh_select      active-set policies: edbt, topfreq (KDD'17), union, threshold (SLIDE), random
 
 Per hashed layer, with W (D_out, D_in) (one unit per row; the paper's W[:, j]):
@@ -13,7 +14,8 @@ Per hashed layer, with W (D_out, D_in) (one unit per row; the paper's W[:, j]):
     t = make_transform("l2_alsh")                                   # m = 3, U = 0.83
     proj = draw_projection(rng, "srp_rademacher", D_in + t.m, K=6, L=5, dtype=W.dtype)
     codes = np.empty((5, D_out), np.int32); tables = make_tables(5, n_bits(proj), D_out)
-    hash_rows(W, t, proj, codes); build_tables(codes, tables)       # build, and on every rebuild
+    hash_rows(W, t, proj, codes); build_tables(codes, tables)       # build, and on every rebuild:
+    rebuild(W, t, proj, codes, tables, *make_rebuild_buffers(W, t, proj))   # the same, one call
     ...
     valid = hash_query(a, t, proj, qcodes)                          # or hash_sparse_query(vals, idx, ...)
     size = select("edbt", tables, qcodes, valid, tau, pool, out, scratch)   # active units: out[:size]
@@ -27,6 +29,8 @@ from .lsh_dwta import (DWTAProjection, draw_dwta, dwta_hash_query, dwta_hash_que
                        dwta_hash_rows, dwta_hash_rows_cost, dwta_hash_sparse_query, redraw_dwta)
 from .lsh_hash import (SRP_FAMILIES, SRPProjection, draw_srp, redraw_srp, srp_hash_query,
                        srp_hash_query_cost, srp_hash_rows, srp_hash_rows_cost, srp_hash_sparse_query)
+from .lsh_rebuild import make_buffers as make_rebuild_buffers
+from .lsh_rebuild import rebuild
 from .lsh_select import (SelectScratch, UniformPool, make_select_scratch, make_uniform_pool,
                          select_cost, select_edbt, select_random, select_threshold, select_topfreq,
                          select_union)
@@ -39,7 +43,7 @@ POLICIES = ("edbt", "topfreq", "union", "threshold")
 __all__ = ["FAMILIES", "POLICIES", "TRANSFORMS", "Transform", "SRPProjection", "DWTAProjection",
            "Tables", "SelectScratch", "UniformPool", "make_transform", "query_constant",
            "draw_projection", "redraw_projection", "n_bits", "hash_rows", "hash_query",
-           "hash_sparse_query", "make_tables", "build_tables", "make_select_scratch",
+           "hash_sparse_query", "make_tables", "build_tables", "rebuild", "make_rebuild_buffers", "make_select_scratch",
            "make_uniform_pool", "select", "select_random", "hash_rows_cost", "hash_query_cost",
            "build_tables_cost", "select_cost"]
 

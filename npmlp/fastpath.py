@@ -5,12 +5,12 @@ The readable engine (engine.train_step with the strategies) is the reference. `e
 has no fast path, it gets None and every step runs the reference. `why_not(ts, cfg)` says why.
 
 Which configurations have one (METHODS is the list a strategy must be on):
-    method      STANDARD, DROPOUT, ALSH-APPROX with the edbt selection policy and signed random
-                projections (its defaults), TOPK (its own chunk, kernels/fused_topk.py: input-major
-                blocks, lazy block state; dispatched in Runner.run), ADAPTIVE-DROPOUT (its own
-                chunk, kernels/fused_adaptive.py: every unit's z, the compiled beta calibration,
-                then DROPOUT's step on the kept units; both beta modes, calibrated or fixed beta);
-                MC-APPROX runs the reference path
+    method      STANDARD, DROPOUT, ALSH-APPROX (every selection policy and hash family:
+                kernels/fused_lsh.py), TOPK (its own chunk, kernels/fused_topk.py: input-major
+                blocks, lazy block state), ADAPTIVE-DROPOUT (its own chunk,
+                kernels/fused_adaptive.py: every unit's z, the compiled beta calibration, then
+                DROPOUT's step on the kept units; both beta modes, calibrated or fixed beta); the
+                chunk is chosen in Runner._chunk. MC-APPROX runs the reference path
     batch       1
     optimiser   SGD (with or without momentum), Adam (lazy per-row or dense state), Adagrad
     activation  ReLU; classes <= 128 (the loss's pairwise sum is one NumPy block)
@@ -24,11 +24,12 @@ rounding (NumPy's SIMD float32 exp/log in the loss differ from libm's in the las
 agrees to rounding (the reference's dense products are BLAS calls).
 
 A chunk ends wherever Python must act: at the end of the epoch (evaluation, checkpoint), every CHUNK
-steps (progress bar, Ctrl-C), after an ALSH step whose schedule is due (the strategy's own after_step
-then rebuilds the tables), when ALSH's uniform pool could need a second refill (each chunk carries
-the pool generator's next block, drawn ahead and given back when unused), and before a step the
-chunk cannot take: a loss that is not finite, an ALSH recall measurement. The engine runs such a
-step on the reference path (which reports the divergence, measures recall).
+steps (progress bar, Ctrl-C), and before a step the chunk cannot take: a loss that is not finite, an
+ALSH recall measurement. The engine runs such a step on the reference path (which reports the
+divergence, measures recall). Inside a chunk, Runner.run splits ALSH's steps into compiled calls
+that end after a step whose rebuild schedule is due (the strategy's own after_step then rebuilds
+the tables, kernels/lsh_rebuild.py) and when its uniform pool could need a second refill (each call
+can use the pool generator's next block, drawn ahead and given back when unused).
 
 The ledger gets the same work entries as the reference would record (multiply-adds and bytes per
 layer and phase, from the same cost functions, summed over the chunk from per-layer counts of kept
@@ -44,6 +45,7 @@ import numpy as np
 from kernels import active_backward as KB
 from kernels import active_forward as KF
 from kernels import fused_adaptive as KFA
+from kernels import fused_lsh as FLSH
 from kernels import fused_step as KS
 from kernels import fused_topk as KFT
 from kernels import lsh
@@ -53,6 +55,7 @@ from kernels import update as KU
 from kernels.cost import Cost, matmul_cost
 
 from .optim import lr_factor
+from .strategies.alsh_chunks import alsh_after_steps, alsh_steps_to_event
 from .strategies.base import StepContext
 
 CHUNK = 500           # steps per compiled call: the progress bar and Ctrl-C are served between
@@ -73,10 +76,10 @@ def why_not(ts, cfg):
         return "the fused step implements ReLU only"
     if cfg.optimizer not in OPTIMIZERS:
         return f"optimizer {cfg.optimizer} has no fused update"
-    if name == "alsh-approx" and (cfg.alsh_select != "edbt" or cfg.alsh_hash == "dwta"):
-        return "ALSH's fused selection is the edbt policy with signed random projections"
-    if name == "alsh-approx" and sum((cfg.alsh_tables + 5) * tau for tau in ts.strategy.param) \
-            > len(ts.strategy.pool.u):
+    if name == "alsh-approx" and cfg.alsh_select not in FLSH.POLICIES:
+        return f"ALSH's selection policy {cfg.alsh_select} has no fused selection"
+    if name == "alsh-approx" and FLSH.pool_need(cfg.alsh_select, cfg.alsh_tables,
+                                                ts.strategy.param) > len(ts.strategy.pool.u):
         return "ALSH's active sets need more uniforms per step than its pool holds"
     if "after_step" in vars(ts.strategy):
         return "a per-step hook is installed on the strategy (a chunk cannot call it)"
@@ -133,6 +136,7 @@ class Runner:
         # TOPK: kept units per layer (the output layer keeps all C)
         self.ks = np.array([*getattr(strategy, "k", [])[:-1], ts.params[-1].W.shape[0]], np.int64)
         self._bound = None
+        self._no_trows = [np.zeros(1, np.int64) for _ in ts.params]
         self._X = self._Xc = None
         self.pool_need = 0
         self._no_pool = (np.zeros(1), np.zeros(1, np.int64), np.zeros(2))
@@ -153,27 +157,28 @@ class Runner:
             S = (state("h_W", Ws), Ws, state("h_b", bs), bs)
         else:
             S = (state("vel_W", Ws), Ws, state("vel_b", bs), bs)
-        trows = [s["t_rows"] if "t_rows" in s else np.zeros(1, np.int64) for s in st]
+        # one placeholder per layer, kept: a new array per call would change _bind's key and rebuild
+        # the typed lists at every chunk (~10 ms a chunk; ALSH's chunks end every 100 steps)
+        trows = [s["t_rows"] if "t_rows" in s else z for s, z in zip(st, self._no_trows)]
         return Ws, bs, S, trows, bcol
 
     def _lsh_layers(self, ts):
+        """Every array of ALSH's layer indexes that fused_lsh.LshArgs lists (for _bind's key)."""
         if self.method != KS.ALSH:
             return []
-        return [(ix.proj.planes, ix.proj.planes_by_coord, ix.tables.offsets, ix.tables.ids,
-                 ix.qcodes, ix.scratch.mark, ix.scratch.buf) for ix in ts.strategy.index]
+        return [(*(v for v in ix.proj if isinstance(v, np.ndarray)), ix.tables.offsets,
+                 ix.tables.ids, ix.qcodes, ix.out, *ix.scratch) for ix in ts.strategy.index]
 
     def _bind(self, ts):
         Ws, bs, (S1, S2, S1b, S2b), trows, _ = self._arrays(ts)
         layers = self._lsh_layers(ts)
         key = [id(a) for a in (*Ws, *bs, *S1, *S2, *S1b, *S2b, *trows, *sum(layers, ()))]
         if key != self._bound:
-            self.lsh = KS.no_lsh(self.dtype)
+            self.lsh = FLSH.no_lsh(self.dtype)
             if layers:
                 st = ts.strategy
-                ix = st.index[0]
-                self.lsh = KS.lsh_args(layers, lsh.query_constant(ix.t), ix.t.m, ix.n_bits,
-                                       ix.proj.L, st.param, self.dtype)
-                self.pool_need = sum((ix.proj.L + 5) * tau for tau in st.param)
+                self.lsh = FLSH.lsh_args(st.index, st.policy, st.param, self.dtype)
+                self.pool_need = FLSH.pool_need(st.policy, st.index[0].proj.L, st.param)
             if self.method == KFT.TOPK:      # input-major: W.T and its state's .T, C-contiguous
                 self.lists = dict(WTs=KS.as_list(W.T for W in Ws), bs=KS.as_list(bs),
                                   S1=KS.as_list(a.T for a in S1), S2=KS.as_list(a.T for a in S2),
@@ -204,13 +209,17 @@ class Runner:
     # --- one chunk
     def run(self, ts, X, y, n, total_steps):
         """Run up to n steps of the current epoch (samples ts.perm[ts.pos:ts.pos + n]); advance
-        ts exactly as n reference steps would. Returns the number of steps done."""
+        ts exactly as n reference steps would. Returns the number of steps done.
+
+        ALSH-APPROX's table rebuilds (and its pool refills past the one drawn ahead) happen inside
+        this call, between compiled calls over the steps from one event to the next: the setup
+        here (rates, draws, binding) and the ledger's accounting are paid once per call, not once
+        per rebuild."""
         cfg, opt = self.cfg, ts.optimizer
         self._bind(ts)
-        if self.method == KS.ALSH:
-            n = min(n, alsh_steps_to_event(ts.strategy, self.cfg))
-            if n == 0:
-                return 0        # a recall measurement: the reference step takes it
+        alsh = self.method == KS.ALSH
+        if alsh and alsh_steps_to_event(ts.strategy, cfg) == 0:
+            return 0            # a recall measurement: the reference step takes it
         order = np.ascontiguousarray(ts.perm[ts.pos:ts.pos + n], dtype=np.int64)
         n = order.shape[0]
         # each step's rate exactly as engine.fit computes it (constant: the same product, once)
@@ -233,55 +242,88 @@ class Runner:
         u = self._u[:n * self.hidden]
         ts.rng.random(out=u)                       # the same numbers as rng.random(n * hidden)
         u = u.reshape(n, self.hidden)
-        dt = self.dtype.type
         self.counts[:] = 0
         self.loss_sum[0] = ts.epoch_loss_sum
-        pool, pool_rng = self._no_pool, None
-        if self.method == KS.ALSH:
-            pool = ts.strategy.pool
-            pool_rng = pool.rng.bit_generator.state
-            self._pool_next[0] = 0
-            self._pool_next[1:] = pool.rng.random(len(pool.u))   # the next refill, if one comes
-            pool = (pool.u, pool.cursor, self._pool_next)
+        pool = ts.strategy.pool if alsh else None
+        if alsh:
+            self._pool_ahead(pool)
         self.draw_seconds += time.perf_counter() - t_draw
-        with ts.ledger.phase("fused"):
-            if self.method == KFT.TOPK:      # TOPK's own chunk: input-major blocks, lazy block state
-                done = KFT.fused_topk_chunk(
-                    self.opt, self._inputs(X), y, order, lrs, self.ks, mu=float(cfg.momentum),
-                    b1=float(cfg.beta1), b2=float(cfg.beta2), eps=float(cfg.eps),
-                    counts=self.counts, loss_sum=self.loss_sum, **self.lists, **self.ws)
-            elif self.method == KFA.ADAPTIVE:    # its own chunk: every z, calibrated keep, then S
-                st = ts.strategy
-                done = KFA.fused_adaptive_chunk(
-                    self.opt, self.sparse_state, self._inputs(X), y, order, u, lrs, adam_dense,
-                    self.pow1, self.pow2, alpha=float(st.alpha), target=float(st.target),
-                    per_weight=bool(st.per_weight), betas=st.beta, mu=dt(cfg.momentum),
-                    b1=dt(cfg.beta1), b2=dt(cfg.beta2), c1=dt(1 - cfg.beta1), c2=dt(1 - cfg.beta2),
-                    eps=dt(cfg.eps), counts=self.counts, loss_sum=self.loss_sum, **self.lists,
-                    **self.ws)
-            else:
-                done = self.chunk(
-                    self.method, self.opt, self.sparse_state, self._inputs(X), y, order, u, lrs,
-                    adam_dense, self.pow1, self.pow2, self.lsh, *pool, self.pool_need, p=self.p,
-                    scale=self.scale, mu=dt(cfg.momentum), b1=dt(cfg.beta1), b2=dt(cfg.beta2),
-                    c1=dt(1 - cfg.beta1), c2=dt(1 - cfg.beta2),   # 1 - beta in float64, rounded once
-                    eps=dt(cfg.eps), counts=self.counts, loss_sum=self.loss_sum, **self.lists,
-                    **self.ws)
-        if pool_rng is not None and self._pool_next[0] == 0:   # the refill was not needed
-            ts.strategy.pool.rng.bit_generator.state = pool_rng
+        done = 0
+        while done < n:
+            k = min(n - done, alsh_steps_to_event(ts.strategy, cfg)) if alsh else n
+            if k == 0:
+                break           # a recall measurement: the reference step takes it
+            with ts.ledger.phase("fused"):
+                got = self._chunk(ts, X, y, order[done:done + k], u[done:done + k],
+                                  lrs[done:done + k], adam_dense[done:done + k], pool)
+            done += got
+            opt.t += got
+            ts.step += got
+            if not alsh:
+                break
+            wants_refill = (len(pool.u) - pool.cursor[0] < self.pool_need
+                            and self._pool_next[0] != 0)
+            if got:
+                # the rebuild may draw new hash functions from the pool's generator (alsh_redraw):
+                # the block drawn ahead goes back first, so the draws come in the reference's order
+                if cfg.alsh_redraw:
+                    self._pool_back(pool)
+                alsh_after_steps(ts.strategy, got, StepContext(ts.rng, 1, ts.step), ts.params)
+                if cfg.alsh_redraw:
+                    self._pool_ahead(pool)
+            if got < k and not wants_refill:
+                break           # a non-finite loss: the reference step reports it
+            if wants_refill:
+                self._pool_ahead(pool)
+        if alsh:
+            self._pool_back(pool)
         if done < n:     # a step not taken: give back its uniforms and those after it
             ts.rng.bit_generator.state = rng_state
             ts.rng.random(done * self.hidden)
         if done:
             self._account(ts, done)
-        opt.t += done
-        ts.step += done
-        if done and self.method == KS.ALSH:
-            alsh_after_steps(ts.strategy, done, StepContext(ts.rng, 1, ts.step), ts.params)
         ts.pos += done
         ts.epoch_batches += done
         ts.epoch_loss_sum = float(self.loss_sum[0])
         return done
+
+    def _chunk(self, ts, X, y, order, u, lrs, adam_dense, pool):
+        """One compiled call over the steps of `order`; returns the number done. The one place that
+        picks the method's chunk."""
+        cfg, dt = self.cfg, self.dtype.type
+        if self.method == KFT.TOPK:      # TOPK's own chunk: input-major blocks, lazy block state
+            return KFT.fused_topk_chunk(
+                self.opt, self._inputs(X), y, order, lrs, self.ks, mu=float(cfg.momentum),
+                b1=float(cfg.beta1), b2=float(cfg.beta2), eps=float(cfg.eps),
+                counts=self.counts, loss_sum=self.loss_sum, **self.lists, **self.ws)
+        if self.method == KFA.ADAPTIVE:  # its own chunk: every z, calibrated keep, then the kept
+            st = ts.strategy
+            return KFA.fused_adaptive_chunk(
+                self.opt, self.sparse_state, self._inputs(X), y, order, u, lrs, adam_dense,
+                self.pow1, self.pow2, alpha=float(st.alpha), target=float(st.target),
+                per_weight=bool(st.per_weight), betas=st.beta, mu=dt(cfg.momentum),
+                b1=dt(cfg.beta1), b2=dt(cfg.beta2), c1=dt(1 - cfg.beta1), c2=dt(1 - cfg.beta2),
+                eps=dt(cfg.eps), counts=self.counts, loss_sum=self.loss_sum, **self.lists,
+                **self.ws)
+        pool = self._no_pool if pool is None else (pool.u, pool.cursor, self._pool_next)
+        return self.chunk(        # fused_step.fused_chunk (npmlp/hogwild.py: spread over threads)
+            self.method, self.opt, self.sparse_state, self._inputs(X), y, order, u, lrs,
+            adam_dense, self.pow1, self.pow2, self.lsh, *pool, self.pool_need, p=self.p,
+            scale=self.scale, mu=dt(cfg.momentum), b1=dt(cfg.beta1), b2=dt(cfg.beta2),
+            c1=dt(1 - cfg.beta1), c2=dt(1 - cfg.beta2),   # 1 - beta in float64, rounded once
+            eps=dt(cfg.eps), counts=self.counts, loss_sum=self.loss_sum, **self.lists, **self.ws)
+
+    # --- ALSH's uniform pool: the compiled chunk cannot call its generator, so the next refill is
+    # drawn ahead into _pool_next (flag 0: unused); an unused block is given back to the generator
+    def _pool_ahead(self, pool):
+        self._pool_state = pool.rng.bit_generator.state
+        self._pool_next[0] = 0
+        self._pool_next[1:] = pool.rng.random(len(pool.u))
+
+    def _pool_back(self, pool):
+        if self._pool_next[0] == 0:
+            pool.rng.bit_generator.state = self._pool_state
+            self._pool_next[0] = 1        # nothing drawn ahead now
 
     # --- what the reference would have recorded
     def _account(self, ts, n):
@@ -364,33 +406,3 @@ class Runner:
             add("update", lambda K, J: Cost((J + 1) * K, *KTU.block_update_cost(
                 J + 1, K, 1, isz, n_state)[1:]))
         strategy.seen += n
-
-
-# --- ALSH-APPROX: where a chunk must end, and its per-step bookkeeping
-
-def alsh_steps_to_event(st, cfg):
-    """Steps the fast path may take before Python must act: the step whose after_step is due for a
-    table rebuild (or drift check) ends the chunk; a step that measures recall (strategies/alsh.py
-    _measure_recall, every alsh_recall_every steps) is left to the reference path (0 = this one)."""
-    sch = st.schedule
-    if sch.kind == "edbt":
-        b = st.seen_epoch if sch.counter == "epoch" else st.seen_total
-        nxt = (b // 100 + 1) * 100 if b < 10_000 else (b // 1000 + 1) * 1000
-        until = nxt - b
-    elif sch.kind == "kdd":
-        chunk = -(-sch.epoch_size // 10)
-        until = (st.seen_epoch // chunk + 1) * chunk - st.seen_epoch
-    else:
-        until = max(sch.next_at - st.seen_total, 1)
-    if cfg.alsh_recall_every:
-        until = min(until, -st.steps_taken % cfg.alsh_recall_every)
-    return until
-
-
-def alsh_after_steps(st, n, ctx, params):
-    """The strategy's after_step for n fused steps: only the last can be due (the chunk ends there),
-    so the counters advance by n - 1 and the last step runs the strategy's own hook."""
-    st.seen_epoch += n - 1
-    st.seen_total += n - 1
-    st.steps_taken += n - 1
-    st.after_step(ctx, params)

@@ -186,3 +186,13 @@ def test_bench_adaptive_splits_the_fused_step():
     for part in ("| step |", "| forward-all |", "| calibration |", "| kept floor |",
                  "| both, per step |", "| beyond"):
         assert part in proc.stdout, part
+
+
+def test_alsh_epoch_runs_whole_epochs_on_the_real_rebuild_schedule():
+    """bench/alsh_epoch.py: an ALSH epoch of 300 samples rebuilds at 100, 200, 300 (EDBT schedule)
+    and at the epoch's end: 4 rebuilds, all steps on the fast path."""
+    proc = run_script("alsh_epoch.py", "--data", "random", "--samples", "300", "--window", "20",
+                      "--hidden", "16,12", "--rounds", "1", "--optimizer", "sgd")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("| alsh-approx |"))
+    assert row.split("|")[6].strip() == "4"

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from kernels import fused_loss as FL
+from kernels import fused_lsh as FLSH
 from kernels import fused_step as KS
 from kernels import update as KU
 from npmlp import checkpoint, engine, fastpath
@@ -106,7 +107,7 @@ def test_kernel_equals_its_numpy_reference():
     ws = KS.make_workspace(Ws, np.float64)
     zeros = [KS.as_list(np.zeros((1, 1)) for _ in Ws)] * 2
     done = KS.fused_chunk(KS.DROPOUT, KS.SGD, True, X, Y, np.arange(6), u, np.full(6, 0.05),
-                          np.zeros((6, 2)), np.ones(1), np.ones(1), KS.no_lsh(np.float64),
+                          np.zeros((6, 2)), np.ones(1), np.ones(1), FLSH.no_lsh(np.float64),
                           np.zeros(1), np.zeros(1, np.int64), np.zeros(2), 0, KS.as_list(Ws),
                           KS.as_list(bs),
                           KS.as_list(b[:, None] for b in bs), KS.as_list(Ws), KS.as_list(Ws),
@@ -134,9 +135,20 @@ def test_dropout_float64_is_bit_identical(optimizer, extra):
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 @pytest.mark.parametrize("extra", [
     {}, {"alsh_rebuild": "fixed", "alsh_rebuild_every": 37}, {"alsh_recall_every": 50},
-    {"alsh_rebuild": "exp_decay", "alsh_rebuild_every": 20, "optimizer_state": "dense"}])
+    {"alsh_rebuild": "exp_decay", "alsh_rebuild_every": 20, "optimizer_state": "dense"},
+    {"alsh_rebuild": "drift", "alsh_rebuild_every": 15, "alsh_drift_threshold": 0.0},
+    {"alsh_redraw": True, "alsh_rebuild": "fixed", "alsh_rebuild_every": 23},
+    # every selection policy and the DWTA family (kernels/fused_lsh.py)
+    {"alsh_select": "topfreq"}, {"alsh_select": "union", "alsh_bits": 3},
+    {"alsh_select": "threshold", "alsh_threshold": 1, "alsh_bits": 3},
+    {"alsh_hash": "dwta", "alsh_bits": 2},
+    {"alsh_hash": "dwta", "alsh_bits": 2, "alsh_select": "topfreq", "alsh_transform": "simple_lsh"},
+    {"alsh_hash": "srp_gaussian", "alsh_select": "threshold", "alsh_transform": "sign_alsh",
+     "alsh_redraw": True, "alsh_rebuild": "fixed", "alsh_rebuild_every": 31}])
 def test_alsh_float64_is_bit_identical_across_rebuilds_and_recall_steps(optimizer, extra):
-    """Chunks end at every rebuild point of the schedule; recall steps run on the reference."""
+    """Compiled calls end at every rebuild point of the schedule (the rebuild runs between them,
+    inside Runner.run; with alsh_redraw it draws from the pool's generator); recall steps run on
+    the reference."""
     data = _data("float64")
     cfg = Config(method="alsh-approx", alsh_active=0.2, optimizer=optimizer, dtype="float64",
                  alsh_recall_every=0, **{**SMALL, "hidden": (40, 30), "epochs": 2}).with_(**extra)
@@ -148,15 +160,19 @@ def test_alsh_float64_is_bit_identical_across_rebuilds_and_recall_steps(optimize
     assert fast.strategy.pool.cursor[0] == ref.strategy.pool.cursor[0]
 
 
-def test_alsh_pool_refills_inside_chunks_are_bit_identical(monkeypatch):
+@pytest.mark.parametrize("extra", [{}, {"alsh_redraw": True, "alsh_rebuild": "fixed",
+                                       "alsh_rebuild_every": 7}])
+def test_alsh_pool_refills_inside_chunks_are_bit_identical(monkeypatch, extra):
     """A 600-uniform pool runs low every few steps: each chunk carries the pool generator's next
-    block and swaps it in exactly where lsh_select.select_edbt would refill."""
+    block and swaps it in exactly where lsh_select.select_edbt would refill; a second refill ends
+    the compiled call and the runner draws the next block (after the rebuild's own draws, with
+    alsh_redraw)."""
     from kernels import lsh
     make = lsh.make_uniform_pool
     monkeypatch.setattr(lsh, "make_uniform_pool", lambda rng: make(rng, 600))
     data = _data("float64")
     cfg = Config(method="alsh-approx", alsh_active=0.2, optimizer="adam", dtype="float64",
-                 alsh_recall_every=0, **{**SMALL, "hidden": (40, 30)})
+                 alsh_recall_every=0, **{**SMALL, "hidden": (40, 30)}).with_(**extra)
     fast, ref = _pair(cfg, data)
     assert fast.ledger.times["fused"] > 0 and fast.ledger.times["forward"] == 0   # no fallback
     for a, b in zip(fast.params, ref.params):
@@ -251,10 +267,11 @@ def _fit_interrupted(cfg, data, at_step, path):
     return ts
 
 
-@pytest.mark.parametrize("method", ["dropout", "standard", "topk"])
+@pytest.mark.parametrize("method", ["dropout", "standard", "topk", "alsh-approx"])
 def test_resume_in_the_middle_of_an_epoch_is_bit_identical(tmp_path, method):
     data = _data("float64")
-    keep = {"topk_active": 0.3} if method == "topk" else {"dropout_keep": 0.3}
+    keep = {"topk_active": 0.3} if method == "topk" else \
+        {"alsh_active": 0.2, "alsh_recall_every": 0} if method == "alsh-approx" else {"dropout_keep": 0.3}
     cfg = Config(method=method, optimizer="adam", dtype="float64", **keep,
                  **{**SMALL, "epochs": 2})
     full = _fit(cfg, data)
@@ -282,7 +299,6 @@ def test_fast_path_off_runs_the_reference(monkeypatch, method):
 
 @pytest.mark.parametrize("change,reason", [
     ({"batch_size": 20}, "batch 1"), ({"method": "mc-approx"}, "no fused step"),
-    ({"method": "alsh-approx", "alsh_select": "topfreq"}, "edbt policy"),
     ({"activation": "tanh"}, "ReLU")])
 def test_configurations_without_a_fast_path_say_why(change, reason):
     cfg = Config(**{**SMALL, "method": "dropout", **change})

@@ -56,10 +56,16 @@ class _LayerIndex:
         self.scratch = lsh.make_select_scratch(d_out, cfg.alsh_tables)
         self.out = np.empty(d_out, np.int32)
         self.signature = None  # drift schedule: last 1-bit-per-table signature
+        self.buffers = lsh.make_rebuild_buffers(W, self.t, self.proj)
+        itemsize = W.dtype.itemsize   # what a rebuild records in the ledger: fixed by the shapes
+        self.rebuild_cost = (lsh.hash_rows_cost(self.proj, d_out, d_in, self.t.m, itemsize)
+                             + lsh.build_tables_cost(self.proj.L, d_out, self.n_bits))
 
     def rebuild(self, W):
-        lsh.hash_rows(W, self.t, self.proj, self.codes)
-        lsh.build_tables(self.codes, self.tables)
+        """Rehash every row (Eq. 2, then the hash functions) and rebuild the tables: one compiled
+        call around the BLAS product (kernels/lsh_rebuild.py), the same codes as hash_rows and
+        build_tables."""
+        lsh.rebuild(W, self.t, self.proj, self.codes, self.tables, *self.buffers)
 
 
 class AlshApprox(ActiveSetStrategy):
@@ -191,10 +197,7 @@ class AlshApprox(ActiveSetStrategy):
         if self.cfg.alsh_redraw and self.rebuilds > 0:
             lsh.redraw_projection(self.hash_rng, ix.proj)
         ix.rebuild(W)
-        d_out, d_in = W.shape
-        itemsize = W.dtype.itemsize
-        self.ledger.add_cost(l, "overhead", lsh.hash_rows_cost(ix.proj, d_out, d_in, ix.t.m, itemsize)
-                             + lsh.build_tables_cost(ix.proj.L, d_out, ix.n_bits))
+        self.ledger.add_cost(l, "overhead", ix.rebuild_cost)
 
     def rebuild_all(self, params):
         with self.ledger.phase("overhead"):
