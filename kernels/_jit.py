@@ -12,16 +12,40 @@
   operation by operation (the standout calibration, kernels/standout.py).
 - `error_model="numpy"`: division by zero gives inf/nan like NumPy instead of raising (no hidden
   branch in inner loops).
+- A cache index that no longer unpickles (it names a type that has since moved, e.g. a NamedTuple
+  of kernel arguments moved to another module, or a file cut short by an interrupted write) is a
+  cache miss: the kernel recompiles and rewrites it. Numba 0.68 raises instead (numba#10434, fix
+  proposed in numba PR #10656); `_stale_index_is_a_miss` below applies the same rule.
 - Kernels never take jitted functions as arguments (a cache miss in every process, E2) and never use
   Numba's global RNG (not reproducible, E5): randomness arrives as a Generator or pre-drawn arrays.
 """
+import pickle
 import time
 
 import numba
+from numba.core import caching
 
 FASTMATH = frozenset({"reassoc", "contract", "nsz", "arcp", "afn"})
 
 _WARMUPS = []
+
+
+def _stale_index_is_a_miss(load_index):
+    """Wrap IndexDataCacheFile._load_index: an index that fails to unpickle loads as empty."""
+    def guarded(self):
+        try:
+            return load_index(self)
+        except (AttributeError, ImportError, EOFError, pickle.UnpicklingError) as e:
+            # silent, as Numba is for an index whose source changed (NUMBA_DEBUG_CACHE=1 shows it)
+            caching._cache_log("[cache] stale index %r (%s): recompiling", self._index_path, e)
+            return {}
+    guarded.wrapped = load_index
+    return guarded
+
+
+if not hasattr(caching.IndexDataCacheFile._load_index, "wrapped"):
+    caching.IndexDataCacheFile._load_index = _stale_index_is_a_miss(
+        caching.IndexDataCacheFile._load_index)
 
 
 def jit(fn=None, *, parallel=False, reassoc=True, strict=False):

@@ -42,3 +42,23 @@ def test_every_kernel_module_registers_a_warmup_and_warmup_runs_them_all():
         if jitted:
             assert any(k.startswith(f"kernels.{name}.") for k in times), \
                 f"kernels/{name}.py has kernels but no @register_warmup function run by warmup()"
+
+
+def test_a_cache_index_naming_a_moved_type_is_recompiled_not_raised(tmp_path):
+    """A kernel whose cached index names a type that has since moved (here: builtins.no_such_type)
+    recompiles in the next process instead of raising AttributeError (numba#10434)."""
+    import subprocess
+    import sys
+
+    import numba
+    (tmp_path / "cached_mod.py").write_text(
+        "from kernels._jit import jit\n\n\n@jit\ndef plus_one(x):\n    return x + 1\n")
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), repo])}
+    call = [sys.executable, "-c", "import cached_mod; print(cached_mod.plus_one(1))"]
+    assert subprocess.run(call, env=env, capture_output=True, text=True).stdout.strip() == "2"
+    (index,) = (tmp_path / "__pycache__").glob("cached_mod.plus_one-*.nbi")
+    import pickle
+    index.write_bytes(pickle.dumps(numba.__version__) + b"cbuiltins\nno_such_type\n.")
+    proc = subprocess.run(call, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == "2", proc.stderr
