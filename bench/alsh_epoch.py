@@ -86,7 +86,7 @@ def main():
                 scale = EPOCH_SAMPLES / args.samples
                 run["rebuilds"].append(n_rebuilds)
             else:
-                wall, phases, _ = fast_window(ts, runner, X, y, stream, args.window)
+                wall, phases, _, _ = fast_window(ts, runner, X, y, stream, args.window)
                 scale = EPOCH_SAMPLES / args.window
             run["walls"].append(wall * scale)
             run["phases"].append({k: v * scale for k, v in phases.items()})
