@@ -196,3 +196,14 @@ def test_alsh_epoch_runs_whole_epochs_on_the_real_rebuild_schedule():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     row = next(line for line in proc.stdout.splitlines() if line.startswith("| alsh-approx |"))
     assert row.split("|")[6].strip() == "4"
+
+
+def test_alsh_epoch_at_batch_20_counts_samples_for_its_schedule():
+    """At batch 20 the schedule counts samples too: 300 samples = 15 steps rebuild at 100, 200, 300
+    and at the epoch's end (4), and the only baseline is STANDARD_M."""
+    proc = run_script("alsh_epoch.py", "--batch", "20", "--data", "random", "--samples", "300",
+                      "--window", "5", "--hidden", "16,12", "--rounds", "1", "--optimizer", "sgd")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "batch 20" in proc.stdout and "| exact-sgd |" not in proc.stdout
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("| alsh-approx |"))
+    assert row.split("|")[6].strip() == "4"
