@@ -23,9 +23,16 @@ def test_reasons_are_said_once_per_method_not_per_variant():
 
 
 def test_timing_lines_name_the_papers_dataset_off_mnist():
-    eps = [{"total": 1.0, "forward": 0.5, "backward": 0.3, "samples": 2000}]
+    eps = [{"total": 1.0, "forward": 0.5, "backward": 0.3, "fused": 0.0, "samples": 2000}]
     assert "ours vs paper:" in timing._method_times("standard_S", eps, "mnist")
     assert "ours vs paper (mnist):" in timing._method_times("standard_S", eps, "fashion-mnist")
+
+
+def test_fused_runs_compare_only_their_total_with_the_papers():
+    """A fast-path run has no feedforward/backprop split: no '0.0 s vs 28.976 s' line."""
+    eps = [{"total": 1.0, "forward": 0.0, "backward": 0.0, "fused": 1.0, "samples": 2000}]
+    line = timing._method_times("standard_S", eps, "mnist")
+    assert "total 27.5 s vs 361.51 s" in line and "forward 0.0" not in line and "not split" in line
 
 
 def test_error_growth_is_shown_measured_beside_predicted():

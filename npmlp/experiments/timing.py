@@ -186,14 +186,17 @@ def _method_times(v, eps, dataset):
     """A line per variant: our phases against the paper's, as ratios (the reasons come once per
     method, after every dataset)."""
     pv = paper.TABLE3.get(v) or paper.TABLE4.get(v) or {}
+    fused = any(e["fused"] > 0 for e in eps)   # the fast path: no feedforward/backprop split
     parts = []
-    for ph in ("total", "forward", "backward"):
+    for ph in ("total",) if fused else ("total", "forward", "backward"):
         if eps and ph in pv:
             ours = float(np.mean([per_55k(e, ph) for e in eps]))
             parts.append(f"{ph} {ours:.1f} s vs {pv[ph][0]:g} s (x{ours / pv[ph][0]:.2f})")
     if VARIANTS[v].method in paper.NOT_IN_PAPER:
         return f"**{VARIANTS[v].label}.** {paper.NOT_IN_PAPER_TEXT}\n"
     text = "; ".join(parts) if parts else "not measured here"
+    if fused and parts:
+        text += " (the fused fast path: its feedforward and backprop are one compiled step, not split)"
     theirs = "paper" if dataset == paper.TIMED_DATASET else f"paper ({paper.TIMED_DATASET})"
     return f"**{VARIANTS[v].label}.** Per 55,000 samples, ours vs {theirs}: {text}.\n"
 
