@@ -116,18 +116,7 @@ def floor_window(parts, method, opt, sparse_state, mu, X, Y, order, idx, K, xi, 
                     KF.sparse_forward_1(xvs[l][:J], xi[s, l, 1:J + 1], W, bs[l],
                                         idx[s, l, :k], z)
             if do_r and l < L - 1:                   # ReLU, scatter, non-zero list
-                a, nv, ni, rows = acts[l], nvs[l + 1], nis[l + 1], idx[s, l]
-                Jn = 0
-                for q in range(k):
-                    zq = z[q]
-                    aq = zq if (zq >= zero or np.isnan(zq)) else zero
-                    z[q] = aq
-                    v = aq * scale
-                    a[rows[q]] = v
-                    if v != zero:
-                        nv[Jn] = v
-                        ni[Jn] = rows[q]
-                        Jn += 1
+                KS.relu_scatter(z, idx[s, l], k, scale, acts[l], nvs[l + 1], nis[l + 1])
         if do_l:                                     # ---- loss
             C = Ws[L - 1].shape[0]
             FL.log_softmax_nll_1(zs[L - 1][:C], Y[order[s]], work, dzs[L - 1][:C])
@@ -167,11 +156,8 @@ def floor_window(parts, method, opt, sparse_state, mu, X, Y, order, idx, K, xi, 
                 else:
                     KB.sparse_backward_input_1(dz, W, rows, xi[s, l, 1:J + 1], dxvs[l][:J])
             if do_r and l > 0 and not dense:         # dx scatter (zero outside J)
-                ip = idx[s, l - 1]
-                for q in range(K[s, l - 1]):
-                    dxs[l][ip[q]] = zero
-                for j in range(J):
-                    dxs[l][xi[s, l, j + 1]] = dxvs[l][j]
+                KS.scatter_input_grad(dxvs[l][:J], xi[s, l, 1:J + 1], dxs[l], idx[s, l - 1],
+                                      K[s, l - 1])
             G = dz.reshape((1, k))
             A = x.reshape((1, d_in))
             if do_u:
@@ -252,7 +238,7 @@ class Floor:
             scratch=lst(np.zeros(d, dt) for d in d_in), bscratch=np.zeros(1, dt),
             work=np.zeros(d_out[-1], dt), sel_idx=lst(np.zeros(d, np.int64) for d in d_out),
             acts=lst(np.zeros(d, dt) for d in d_out), nvs=lst(np.zeros(d, dt) for d in d_in),
-            nis=lst(np.zeros(d, np.int64) for d in d_in))
+            nis=lst(np.zeros(d + 1, np.int64) for d in d_in))   # slot 0 = J, the ids after
         # every replay starts from the same values: repeated replays would otherwise drift (Adam's
         # moments decay under zero placeholder gradients into denormals, ~100x slower arithmetic)
         self.start = {key: [a.copy() for a in self.args[key]] for key in RESTORED}

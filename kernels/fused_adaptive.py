@@ -171,19 +171,8 @@ def fused_adaptive_chunk(opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow
             counts[l, CNT_K] += K
             counts[l, CNT_J] += J
             counts[l, CNT_KJ] += K * J
-            if not out_layer:
-                a, nv, ni = acts[l], xvs[l + 1], xis[l + 1]
-                Jn = 0
-                for k in range(K):
-                    zk = z[k]
-                    ak = zk if (zk >= zero or np.isnan(zk)) else zero   # a = m f(z), f = ReLU
-                    z[k] = ak                                           # kept: f'(z) = 1[a > 0]
-                    a[idx[k]] = ak
-                    if ak != zero:                                      # np.flatnonzero(a)
-                        nv[Jn] = ak
-                        ni[Jn + 1] = idx[k]
-                        Jn += 1
-                ni[0] = Jn
+            if not out_layer:                    # a = m f(z), f = ReLU, no rescaling
+                KS.relu_scatter(z, idx, K, one, acts[l], xvs[l + 1], xis[l + 1])
         # ---------------- loss (always exact)
         C = Ws[L - 1].shape[0]
         loss = FL.log_softmax_nll_1(zs[L - 1][:C], Y[i], work, dzs[L - 1][:C])
@@ -221,12 +210,7 @@ def fused_adaptive_chunk(opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow
                 J = xis[l][0]
                 dxv = dxvs[l][:J]
                 KB.sparse_backward_input_1(dz[:K], W, rows, xis[l][1:J + 1], dxv)
-                dx = dxds[l]
-                ip = idxs[l - 1]
-                for k in range(Ks[l - 1]):       # dx is zero outside the J non-zero inputs
-                    dx[ip[k]] = zero
-                for j in range(J):
-                    dx[xis[l][j + 1]] = dxv[j]
+                KS.scatter_input_grad(dxv, xis[l][1:J + 1], dxds[l], idxs[l - 1], Ks[l - 1])
             counts[l, CNT_VISIT] += visit.shape[0]
             KS._update(opt, W, b, S1[l], S2[l], S1b[l], S2b[l], dz[:K].reshape((1, K)),
                        x.reshape((1, d_in)), dz[:K].reshape((K, 1)), visit, pos, steps[l],

@@ -175,20 +175,9 @@ def fused_chunk(method, opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow1
             counts[l, CNT_J] += J
             counts[l, CNT_KJ] += K * J
             if l < L - 1:
-                a, nv, ni = acts[l], xvs[l + 1], xis[l + 1]
-                Jn = 0
-                for k in range(K):
-                    zk = z[k]
-                    ak = zk if (zk >= zero or np.isnan(zk)) else zero   # a = f(z) = np.maximum(z, 0)
-                    z[k] = ak                                           # kept: f'(z) = 1[a > 0]
-                    v = ak * scale                                      # r f(z) / p
-                    a[idx[k]] = v
-                    if v != zero:                                       # np.flatnonzero(a)
-                        nv[Jn] = v
-                        ni[Jn + 1] = idx[k]
-                        xi32s[l + 1][Jn] = idx[k]
-                        Jn += 1
-                ni[0] = Jn
+                Jn = relu_scatter(z, idx, K, scale, acts[l], xvs[l + 1], xis[l + 1])
+                for q in range(Jn):                  # the same ids as int32 (ALSH's query)
+                    xi32s[l + 1][q] = xis[l + 1][q + 1]
         # ---------------- loss (always exact)
         C = Ws[L - 1].shape[0]
         loss = FL.log_softmax_nll_1(zs[L - 1][:C], Y[i], work, dzs[L - 1][:C])
@@ -246,12 +235,7 @@ def fused_chunk(method, opt, sparse_state, X, Y, order, u, lrs, adam_dense, pow1
                     J = xis[l][0]
                     dxv = dxvs[l][:J]
                     KB.sparse_backward_input_1(dz[:K], W, idx[:K], xis[l][1:J + 1], dxv)
-                    Kp = Ks[l - 1]
-                    ip = idxs[l - 1]
-                    for k in range(Kp):          # dx is zero outside the J non-zero inputs
-                        dx[ip[k]] = zero
-                    for j in range(J):
-                        dx[xis[l][j + 1]] = dxv[j]
+                    scatter_input_grad(dxv, xis[l][1:J + 1], dx, idxs[l - 1], Ks[l - 1])
             counts[l, CNT_VISIT] += visit.shape[0]
             _update(opt, W, b, S1[l], S2[l], S1b[l], S2b[l], G, A, db, visit, pos, steps[l],
                     corrs[l], dt(lr), dt(mu), b1, b2, c1, c2, eps, scratch[l], bscratch, not applied)
@@ -274,6 +258,37 @@ def lazy_adam_steps(visit, tr, st, co, lr, pow1, pow2):
 
 
 @jit
+def relu_scatter(z, idx, K, scale, a, nv, ni):
+    """The kept units' activations: ReLU on z[:K] in place (so f'(z) = 1[z > 0] after it), r f(z) / p
+    scattered into the dense activation a at idx, and its non-zero values and ids listed in nv and
+    ni (ni[0] = their count J, the ids after: np.flatnonzero(a)). Returns J."""
+    zero = z.dtype.type(0)
+    Jn = 0
+    for k in range(K):
+        zk = z[k]
+        ak = zk if (zk >= zero or np.isnan(zk)) else zero   # a = f(z) = np.maximum(z, 0)
+        z[k] = ak
+        v = ak * scale                                      # r f(z) / p (standout: scale 1)
+        a[idx[k]] = v
+        if v != zero:
+            nv[Jn] = v
+            ni[Jn + 1] = idx[k]
+            Jn += 1
+    ni[0] = Jn
+    return Jn
+
+
+@jit
+def scatter_input_grad(dxv, ids, dx, prev_idx, Kp):
+    """The dense input gradient dx from its values dxv at the J non-zero inputs ids: zero outside
+    them (the previous layer's kept positions are cleared first: nothing else was set)."""
+    for k in range(Kp):
+        dx[prev_idx[k]] = dx.dtype.type(0)
+    for j in range(ids.shape[0]):
+        dx[ids[j]] = dxv[j]
+
+
+@jit
 def _clear(a, idx, K):
     """Zero the kept units' activations, so the dense vector is zero outside the next step's set."""
     for k in range(K):
@@ -284,11 +299,7 @@ def _clear(a, idx, K):
 
 def make_workspace(Ws, dtype):
     """The scratch arrays of fused_chunk for layers of the given W shapes (allocated once)."""
-    def lst(arrays):
-        out = typed.List()
-        for a in arrays:
-            out.append(a)
-        return out
+    lst = as_list
     d_out = [W.shape[0] for W in Ws]
     d_in = [W.shape[1] for W in Ws]
     ws = dict(
