@@ -31,10 +31,7 @@ that end after a step whose rebuild schedule is due (the strategy's own after_st
 the tables, kernels/lsh_rebuild.py) and when its uniform pool could need a second refill (each call
 can use the pool generator's next block, drawn ahead and given back when unused).
 
-The ledger gets the same work entries as the reference would record (multiply-adds and bytes per
-layer and phase, from the same cost functions, summed over the chunk from per-layer counts of kept
-units K and non-zero inputs J: every cost function is bilinear in (K, J), so the sum over steps is
-a ΣKJ + b ΣK + c ΣJ + d n). Time: a fused step has no boundary between forward, backward and update
+The ledger gets the same work entries as the reference would record (npmlp/fastpath_ledger.py). Time: a fused step has no boundary between forward, backward and update
 that a clock could see, so the chunk's wall time is charged to its own phase, "fused" (the epoch
 line's `fused` column); splitting it by modelled proportions would report numbers nobody measured.
 """
@@ -42,18 +39,12 @@ import time
 
 import numpy as np
 
-from kernels import active_backward as KB
-from kernels import active_forward as KF
 from kernels import fused_adaptive as KFA
 from kernels import fused_lsh as FLSH
 from kernels import fused_step as KS
 from kernels import fused_topk as KFT
-from kernels import lsh
-from kernels import topk as KT
-from kernels import topk_update as KTU
-from kernels import update as KU
-from kernels.cost import Cost, matmul_cost
 
+from .fastpath_ledger import account
 from .optim import lr_factor
 from .strategies.alsh_chunks import alsh_after_steps, alsh_steps_to_event
 from .strategies.base import StepContext
@@ -95,15 +86,6 @@ def make_runner(ts, cfg):
         from . import hogwild
         return hogwild.make_runner(ts, cfg, why_not(ts, cfg))
     return Runner(ts, cfg) if why_not(ts, cfg) is None else None
-
-
-def bilinear_sum(cost, n, sum_k, sum_j, sum_kj):
-    """Sum over n steps of cost(K, J) (a Cost bilinear in K and J) from the sums of K, J and K*J."""
-    d = np.array(cost(0, 0), dtype=object)
-    b = np.array(cost(1, 0), dtype=object) - d
-    c = np.array(cost(0, 1), dtype=object) - d
-    a = np.array(cost(1, 1), dtype=object) - d - b - c
-    return [int(v) for v in a * sum_kj + b * sum_k + c * sum_j + d * n]
 
 
 class Runner:
@@ -281,7 +263,7 @@ class Runner:
             ts.rng.bit_generator.state = rng_state
             ts.rng.random(done * self.hidden)
         if done:
-            self._account(ts, done)
+            account(self, ts, done)
         ts.pos += done
         ts.epoch_batches += done
         ts.epoch_loss_sum = float(self.loss_sum[0])
@@ -324,85 +306,3 @@ class Runner:
         if self._pool_next[0] == 0:
             pool.rng.bit_generator.state = self._pool_state
             self._pool_next[0] = 1        # nothing drawn ahead now
-
-    # --- what the reference would have recorded
-    def _account(self, ts, n):
-        if self.method == KFT.TOPK:
-            return self._account_topk(ts, n)
-        ledger, strategy = ts.ledger, ts.strategy
-        ledger.samples += n
-        isz = self.dtype.itemsize
-        n_state = type(ts.optimizer).n_state if self.opt != KS.SGD else \
-            (1 if self.cfg.momentum > 0 else 0)
-        fused_sgd = self.method == KS.STANDARD and self.opt == KS.SGD and self.cfg.momentum == 0
-        for l, p in enumerate(ts.params):
-            d_out, d_in = p.W.shape
-            sk, sj, skj, visits = (int(v) for v in self.counts[l])
-            out_layer = l == self.L - 1
-
-            def add(phase, cost):
-                ledger.add(l, phase, *bilinear_sum(cost, n, sk, sj, skj))
-            if self.method == KS.STANDARD:
-                add("forward", lambda K, J: matmul_cost(1, d_in, d_out, isz))
-            elif self.method == KFA.ADAPTIVE and not out_layer:    # every unit's z, then the keep
-                add("forward", lambda K, J: KF.active_forward_1_cost(d_out, d_in, isz) if l == 0
-                    else KF.sparse_forward_1_cost(d_out, J, isz))
-                ledger.add(l, "overhead", 0, n * d_out * 8, n * d_out * 8)
-            elif l == 0:
-                add("forward", lambda K, J: KF.active_forward_1_cost(K, d_in, isz))
-            else:
-                add("forward", lambda K, J: KF.sparse_forward_1_cost(K, J, isz))
-            if self.method == KS.DROPOUT and not out_layer:
-                ledger.add(l, "overhead", 0, n * d_out * 8, sk * 8)
-            if self.method == KS.ALSH and not out_layer:
-                ix = strategy.index[l]
-                add("overhead", lambda K, J: lsh.hash_query_cost(
-                    ix.proj, d_in, ix.t.m, isz, nnz=None if l == 0 else J)
-                    + lsh.select_cost(d_out, ix.proj.L, ix.n_bits, K))
-            if self.method != KS.STANDARD and not out_layer:
-                strategy.kept[l] += sk
-            if fused_sgd and l > 0:
-                c = KU.sgd_backward_fused_cost(d_out, d_in, isz)
-                ledger.add(l, "backward-input", n * d_out * d_in, n * c.bytes_read, 0)
-                ledger.add(l, "backward-weight", n * d_out * d_in, 0, 0)
-                ledger.add(l, "update", n * d_out * d_in, 0, n * c.bytes_written)
-                continue
-            if l > 0:
-                if self.method == KS.STANDARD and self.opt == KS.ADAM:
-                    # kernels/update.py:adam_backward_fused: W is read by the update's pass
-                    add("backward-input", lambda K, J: Cost(d_out * d_in, d_out * isz, d_in * isz))
-                elif self.method == KS.STANDARD:
-                    add("backward-input", lambda K, J: matmul_cost(1, d_out, d_in, isz))
-                else:
-                    add("backward-input", lambda K, J: KB.sparse_backward_input_1_cost(K, J, isz))
-            ledger.add(l, "backward-weight", sk * d_in, 0, 0)
-            c = KU.update_cost(visits, sk, d_in, 1, isz, n_state, True)
-            c0 = KU.update_cost(0, 0, d_in, 1, isz, n_state, True)   # per-step constant part
-            ledger.add(l, "update", visits * d_in, c.bytes_read + (n - 1) * c0.bytes_read,
-                       c.bytes_written + (n - 1) * c0.bytes_written)
-        if self.method != KS.STANDARD:
-            strategy.seen += n
-
-    def _account_topk(self, ts, n):
-        """TOPK's entries as strategies/topk.py and optim_block.update_block record them per step
-        (k is fixed per layer, J varies: the same bilinear sums)."""
-        ledger, strategy = ts.ledger, ts.strategy
-        ledger.samples += n
-        isz, n_state = self.dtype.itemsize, ts.optimizer.n_state
-        for l, p in enumerate(ts.params):
-            d_out = p.W.shape[0]
-            sk, sj, skj = (int(v) for v in self.counts[l, :3])
-
-            def add(phase, cost):
-                ledger.add(l, phase, *bilinear_sum(cost, n, sk, sj, skj))
-            add("forward", lambda K, J: KT.score_cost(J, d_out, isz))           # z = x_J WT[J] + b
-            if l < self.L - 1:
-                k = int(self.ks[l])
-                add("overhead", lambda K, J: KT.select_cost(d_out, k, isz))
-                strategy.kept[l] += sk
-            if l > 0:                                                          # dx_J = WT[J, S] dz
-                add("backward-input", lambda K, J: KT.block_backward_input_cost(J, K, isz))
-            add("backward-weight", lambda K, J: Cost(J * K, 0, 0))
-            add("update", lambda K, J: Cost((J + 1) * K, *KTU.block_update_cost(
-                J + 1, K, 1, isz, n_state)[1:]))
-        strategy.seen += n
