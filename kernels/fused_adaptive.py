@@ -238,14 +238,9 @@ def make_workspace(Ws, dtype):
 def warmup():
     """Compile fused_adaptive_chunk for both dtypes on a 5-4-2 network, every optimiser."""
     for dt in (np.float32, np.float64):
-        rng = np.random.default_rng(0)
-        Ws = [rng.standard_normal((4, 5)).astype(dt), rng.standard_normal((2, 4)).astype(dt)]
-        bs = [np.zeros(4, dt), np.zeros(2, dt)]
-        X = rng.random((3, 5)).astype(dt)
-        ws = make_workspace(Ws, dt)
         for opt in (SGD, ADAM, ADAGRAD):
-            state = [KS.as_list(np.zeros_like(W) for W in Ws) for _ in range(2)]
-            stateb = [KS.as_list(np.zeros((b.shape[0], 1), dt) for b in bs) for _ in range(2)]
+            rng, Ws, bs, X, state, stateb = KS.warmup_network(dt)
+            ws = make_workspace(Ws, dt)
             fused_adaptive_chunk(
                 opt, True, X, np.array([0, 1, 0], np.int64), np.arange(3, dtype=np.int64),
                 rng.random((3, 4)), np.full(3, 1e-3), np.ones((3, 2)), np.full(10, 0.5),

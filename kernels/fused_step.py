@@ -331,21 +331,28 @@ def as_list(arrays):
     return out
 
 
+def warmup_network(dt):
+    """A 5-4-2 network of dtype dt, 3 samples, and zero optimiser state (2 slots for W and for b):
+    the arrays the warm-ups of fused_step and fused_adaptive compile their chunks on."""
+    rng = np.random.default_rng(0)
+    Ws = [rng.standard_normal((4, 5)).astype(dt), rng.standard_normal((2, 4)).astype(dt)]
+    bs = [np.zeros(4, dt), np.zeros(2, dt)]
+    X = rng.random((3, 5)).astype(dt)
+    state = [as_list(np.zeros_like(W) for W in Ws) for _ in range(2)]
+    stateb = [as_list(np.zeros((b.shape[0], 1), dt) for b in bs) for _ in range(2)]
+    return rng, Ws, bs, X, state, stateb
+
+
 @register_warmup
 def warmup():
-    """Compile fused_chunk for both dtypes on a 5-4-3-2 network, every method and optimiser."""
+    """Compile fused_chunk for both dtypes on a 5-4-2 network, every method and optimiser."""
     for dt in (np.float32, np.float64):
-        rng = np.random.default_rng(0)
-        Ws = [rng.standard_normal((4, 5)).astype(dt), rng.standard_normal((2, 4)).astype(dt)]
-        bs = [np.zeros(4, dt), np.zeros(2, dt)]
-        X = rng.random((3, 5)).astype(dt)
         Y = np.array([0, 1, 0], np.int64)
         order = np.arange(3, dtype=np.int64)
-        ws = make_workspace(Ws, dt)
         for method in (STANDARD, DROPOUT):
             for opt in (SGD, ADAM, ADAGRAD):
-                state = [as_list(np.zeros_like(W) for W in Ws) for _ in range(2)]
-                stateb = [as_list(np.zeros((b.shape[0], 1), dt) for b in bs) for _ in range(2)]
+                rng, Ws, bs, X, state, stateb = warmup_network(dt)
+                ws = make_workspace(Ws, dt)
                 fused_chunk(method, opt, True, X, Y, order, rng.random((3, 4)), np.full(3, 1e-3),
                             np.ones((3, 2)), np.full(10, 0.5), np.full(10, 0.5), FLSH.no_lsh(dt),
                             np.zeros(1), np.zeros(1, np.int64), np.zeros(2), 0,
